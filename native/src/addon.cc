@@ -1,0 +1,25 @@
+// Module entry: each source file registers its own entry points.
+#include "common.h"
+
+namespace cs {
+void registerCommon(Napi::Env env, Napi::Object exports);
+void registerTensor(Napi::Env env, Napi::Object exports);
+void registerMath(Napi::Env env, Napi::Object exports);
+void registerShape(Napi::Env env, Napi::Object exports);
+void registerNn(Napi::Env env, Napi::Object exports);
+void registerOptim(Napi::Env env, Napi::Object exports);
+void registerExtensions(Napi::Env env, Napi::Object exports);
+}  // namespace cs
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  cs::registerCommon(env, exports);
+  cs::registerTensor(env, exports);
+  cs::registerMath(env, exports);
+  cs::registerShape(env, exports);
+  cs::registerNn(env, exports);
+  cs::registerOptim(env, exports);
+  cs::registerExtensions(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(contraseg_native, Init)

@@ -1,0 +1,239 @@
+// Creation, inspection, conversion, autograd and RNG entry points.
+#include "common.h"
+#include <ATen/core/grad_mode.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <cstring>
+
+namespace cs {
+
+static at::TensorOptions optionsFor(const Napi::Value& dtype, at::ScalarType fallback = at::kFloat) {
+  return at::TensorOptions().dtype(dtype.IsUndefined() ? fallback : toDtype(dtype));
+}
+
+static size_t elementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_float32_array: case napi_int32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: return 8;
+    case napi_uint8_array: case napi_int8_array: return 1;
+    default: return 0;
+  }
+}
+
+static at::ScalarType scalarTypeOf(napi_typedarray_type type) {
+  switch (type) {
+    case napi_float32_array: return at::kFloat;
+    case napi_float64_array: return at::kDouble;
+    case napi_int32_array: return at::kInt;
+    case napi_bigint64_array: return at::kLong;
+    case napi_uint8_array: return at::kByte;
+    default: return at::kFloat;
+  }
+}
+
+// fromTypedArray(data, shape, dtype?, requiresGrad): copies data; converts to dtype when it differs.
+CS_ENTRY(fromTypedArray) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "tensor(): data must be a typed array");
+  auto array = info[0].As<Napi::TypedArray>();
+  size_t size = elementSize(array.TypedArrayType());
+  if (size == 0) throw Napi::TypeError::New(env, "tensor(): use Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
+  std::vector<int64_t> shape = toIntList(info[1], "shape");
+  int64_t numel = 1;
+  for (int64_t dim : shape) {
+    if (dim < 0) throw makeError(env, "tensor(): negative dimension in shape");
+    numel *= dim;
+  }
+  if (numel != static_cast<int64_t>(array.ElementLength())) {
+    throw makeError(env, "tensor(): shape holds " + std::to_string(numel) + " elements but data has " +
+                             std::to_string(array.ElementLength()));
+  }
+  at::ScalarType source = scalarTypeOf(array.TypedArrayType());
+  at::Tensor result = at::empty(shape, at::TensorOptions().dtype(source));
+  auto* bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  std::memcpy(result.data_ptr(), bytes, numel * size);
+  if (!info[2].IsUndefined()) {
+    at::ScalarType target = toDtype(info[2]);
+    if (target != source) result = result.to(target);
+  }
+  if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value()) result.set_requires_grad(true);
+  return wrapTensor(env, result);
+}
+
+CS_ENTRY(zeros) { return wrapTensor(info.Env(), at::zeros(toIntList(info[0], "shape"), optionsFor(info[1]))); }
+CS_ENTRY(ones) { return wrapTensor(info.Env(), at::ones(toIntList(info[0], "shape"), optionsFor(info[1]))); }
+CS_ENTRY(full) {
+  return wrapTensor(info.Env(), at::full(toIntList(info[0], "shape"), toDouble(info[1], "value"), optionsFor(info[2])));
+}
+CS_ENTRY(arange) {
+  return wrapTensor(info.Env(), at::arange(toDouble(info[0], "start"), toDouble(info[1], "end"),
+                                           toDouble(info[2], "step"), optionsFor(info[3], at::kLong)));
+}
+CS_ENTRY(randn) { return wrapTensor(info.Env(), at::randn(toIntList(info[0], "shape"), optionsFor(info[1]))); }
+CS_ENTRY(rand) { return wrapTensor(info.Env(), at::rand(toIntList(info[0], "shape"), optionsFor(info[1]))); }
+CS_ENTRY(randint) {
+  return wrapTensor(info.Env(), at::randint(toInt(info[0], "low"), toInt(info[1], "high"),
+                                            toIntList(info[2], "shape"), optionsFor(info[3], at::kLong)));
+}
+CS_ENTRY(randperm) { return wrapTensor(info.Env(), at::randperm(toInt(info[0], "n"), at::kLong)); }
+
+CS_ENTRY(manualSeed) {
+  at::manual_seed(static_cast<uint64_t>(toInt(info[0], "seed")));
+  return info.Env().Undefined();
+}
+
+// The CPU generator's state as bytes, for checkpoints that resume bit-exactly.
+CS_ENTRY(getRngState) {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  at::Tensor state = generator.get_state();
+  auto buffer = Napi::Uint8Array::New(info.Env(), state.numel());
+  std::memcpy(buffer.Data(), state.data_ptr(), state.numel());
+  return buffer;
+}
+
+CS_ENTRY(setRngState) {
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "setRngState: expected a Uint8Array");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  at::Tensor state = at::empty({static_cast<int64_t>(bytes.ElementLength())}, at::kByte);
+  std::memcpy(state.data_ptr(), bytes.Data(), bytes.ElementLength());
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+  return info.Env().Undefined();
+}
+
+CS_ENTRY(shape) {
+  at::Tensor& tensor = unwrapTensor(info[0]);
+  auto array = Napi::Array::New(info.Env(), tensor.dim());
+  for (int64_t i = 0; i < tensor.dim(); i++) array.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), tensor.size(i)));
+  return array;
+}
+CS_ENTRY(dtype) { return Napi::String::New(info.Env(), dtypeName(unwrapTensor(info[0]).scalar_type())); }
+
+// toTypedArray(t): a copy of the values in row-major order. bool comes back as Uint8Array.
+CS_ENTRY(toTypedArray) {
+  Napi::Env env = info.Env();
+  at::Tensor tensor = unwrapTensor(info[0]).detach().contiguous();
+  if (tensor.scalar_type() == at::kBool) tensor = tensor.to(at::kByte);
+  size_t bytes = tensor.numel() * tensor.element_size();
+  auto buffer = Napi::ArrayBuffer::New(env, bytes);
+  if (bytes > 0) std::memcpy(buffer.Data(), tensor.data_ptr(), bytes);
+  size_t length = tensor.numel();
+  switch (tensor.scalar_type()) {
+    case at::kFloat: return Napi::Float32Array::New(env, length, buffer, 0);
+    case at::kDouble: return Napi::Float64Array::New(env, length, buffer, 0);
+    case at::kLong: return Napi::BigInt64Array::New(env, length, buffer, 0);
+    case at::kInt: return Napi::Int32Array::New(env, length, buffer, 0);
+    case at::kByte: return Napi::Uint8Array::New(env, length, buffer, 0);
+    default: throw makeError(env, "toTypedArray: unsupported dtype " + dtypeName(tensor.scalar_type()));
+  }
+}
+
+CS_ENTRY(item) {
+  at::Tensor& tensor = unwrapTensor(info[0]);
+  if (tensor.numel() != 1) throw makeError(info.Env(), "item(): tensor has " + std::to_string(tensor.numel()) + " elements, expected 1");
+  return Napi::Number::New(info.Env(), tensor.item<double>());
+}
+
+CS_ENTRY(to) { return wrapTensor(info.Env(), unwrapTensor(info[0]).to(toDtype(info[1]))); }
+CS_ENTRY(clone) { return wrapTensor(info.Env(), unwrapTensor(info[0]).clone()); }
+CS_ENTRY(detach) { return wrapTensor(info.Env(), unwrapTensor(info[0]).detach()); }
+CS_ENTRY(contiguous) { return wrapTensor(info.Env(), unwrapTensor(info[0]).contiguous()); }
+CS_ENTRY(channelsLast) {
+  bool on = toBool(info[1], "channelsLast");
+  return wrapTensor(info.Env(), unwrapTensor(info[0]).contiguous(on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+}
+
+// copyInto(dst, src): dst <- src in place without recording autograd history (loading weights).
+CS_ENTRY(copyInto) {
+  at::NoGradGuard noGrad;
+  unwrapTensor(info[0], "destination").copy_(unwrapTensor(info[1], "source"));
+  return info.Env().Undefined();
+}
+
+// addInPlace(dst, other): dst += other (tensor or number) without autograd history (counters, statistics).
+CS_ENTRY(addInPlace) {
+  at::NoGradGuard noGrad;
+  at::Tensor& target = unwrapTensor(info[0], "destination");
+  if (isNumber(info[1])) target.add_(at::Scalar(toDouble(info[1], "other")));
+  else target.add_(unwrapTensor(info[1], "other"));
+  return info.Env().Undefined();
+}
+
+CS_ENTRY(requiresGrad) { return Napi::Boolean::New(info.Env(), unwrapTensor(info[0]).requires_grad()); }
+CS_ENTRY(setRequiresGrad) {
+  unwrapTensor(info[0]).set_requires_grad(toBool(info[1], "requiresGrad"));
+  return info.Env().Undefined();
+}
+CS_ENTRY(grad) {
+  const at::Tensor& grad = unwrapTensor(info[0]).grad();
+  if (!grad.defined()) return info.Env().Null();
+  return wrapTensor(info.Env(), grad);
+}
+CS_ENTRY(zeroGrad) {
+  at::Tensor& tensor = unwrapTensor(info[0]);
+  if (tensor.grad().defined()) tensor.mutable_grad().reset();
+  return info.Env().Undefined();
+}
+CS_ENTRY(backward) {
+  at::Tensor& tensor = unwrapTensor(info[0]);
+  if (!tensor.requires_grad()) throw makeError(info.Env(), "backward(): the tensor does not require grad (no input had requiresGrad, or it was computed under noGrad)");
+  c10::optional<at::Tensor> gradient = toOptionalTensor(info[1]);
+  if (!gradient && tensor.numel() != 1) throw makeError(info.Env(), "backward(): pass a gradient for a non-scalar tensor");
+  tensor.backward(gradient ? *gradient : at::Tensor());
+  return info.Env().Undefined();
+}
+CS_ENTRY(setGradEnabled) {
+  bool previous = at::GradMode::is_enabled();
+  at::GradMode::set_enabled(toBool(info[0], "enabled"));
+  return Napi::Boolean::New(info.Env(), previous);
+}
+CS_ENTRY(isGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
+
+CS_ENTRY(setNumThreads) {
+  int64_t threads = toInt(info[0], "threads");
+  if (threads < 1) throw makeError(info.Env(), "setNumThreads: expected at least 1 thread");
+  at::set_num_threads(static_cast<int>(threads));
+  return info.Env().Undefined();
+}
+CS_ENTRY(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+CS_ENTRY(hasMkldnn) { return Napi::Boolean::New(info.Env(), at::hasMKLDNN()); }
+
+void registerTensor(Napi::Env env, Napi::Object exports) {
+  CS_EXPORT(env, exports, fromTypedArray);
+  CS_EXPORT(env, exports, zeros);
+  CS_EXPORT(env, exports, ones);
+  CS_EXPORT(env, exports, full);
+  CS_EXPORT(env, exports, arange);
+  CS_EXPORT(env, exports, randn);
+  CS_EXPORT(env, exports, rand);
+  CS_EXPORT(env, exports, randint);
+  CS_EXPORT(env, exports, randperm);
+  CS_EXPORT(env, exports, manualSeed);
+  CS_EXPORT(env, exports, getRngState);
+  CS_EXPORT(env, exports, setRngState);
+  CS_EXPORT(env, exports, shape);
+  CS_EXPORT(env, exports, dtype);
+  CS_EXPORT(env, exports, toTypedArray);
+  CS_EXPORT(env, exports, item);
+  CS_EXPORT(env, exports, to);
+  CS_EXPORT(env, exports, clone);
+  CS_EXPORT(env, exports, detach);
+  CS_EXPORT(env, exports, contiguous);
+  CS_EXPORT(env, exports, channelsLast);
+  CS_EXPORT(env, exports, copyInto);
+  CS_EXPORT(env, exports, addInPlace);
+  CS_EXPORT(env, exports, requiresGrad);
+  CS_EXPORT(env, exports, setRequiresGrad);
+  CS_EXPORT(env, exports, grad);
+  CS_EXPORT(env, exports, zeroGrad);
+  CS_EXPORT(env, exports, backward);
+  CS_EXPORT(env, exports, setGradEnabled);
+  CS_EXPORT(env, exports, isGradEnabled);
+  CS_EXPORT(env, exports, setNumThreads);
+  CS_EXPORT(env, exports, getNumThreads);
+  CS_EXPORT(env, exports, hasMkldnn);
+}
+
+}  // namespace cs

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Idempotent set-up: system libraries (Debian), npm packages, the native addon.
+# Safe to run again; each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+if [ -z "${LIBTORCH:-}" ] && ! [ -f /usr/include/ATen/ATen.h ] && ! python3 -c 'import torch, os, sys; sys.exit(0 if os.path.exists(os.path.join(os.path.dirname(torch.__file__), "include", "ATen", "ATen.h")) else 1)' 2>/dev/null; then
+  need_apt+=(libtorch-dev)
+fi
+# OpenBLAS: Debian's default reference BLAS makes convolutions ~7x slower.
+if command -v dpkg >/dev/null && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then need_apt+=(libopenblas0-pthread); fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "contraseg setup: please install ${need_apt[*]} (Debian: sudo apt-get install -y ${need_apt[*]}), or set LIBTORCH=/path/to/libtorch" >&2
+    exit 1
+  fi
+  echo "contraseg setup: installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+bash scripts/build-native.sh

@@ -1,0 +1,3 @@
+/** contraseg: label-efficient semantic segmentation (Zhao et al., ICCV 2021) in TypeScript over libtorch. */
+export * from './torch/index.js';
+export * from './errors.js';

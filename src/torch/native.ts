@@ -1,0 +1,134 @@
+/**
+ * Loads the libtorch addon (native/) once. Everything else in src/torch goes through `native`.
+ * Layout is NCHW (libtorch's) everywhere in contraseg: images [B, C, H, W], masks [B, H, W].
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+import { EngineError } from '../errors.js';
+
+/** Opaque reference to a native at::Tensor. */
+export type Handle = { readonly __handle: unique symbol };
+/** A tensor handle or a JS number, for elementwise operands. */
+export type Operand = Handle | number;
+type Dims = number[] | undefined;
+
+/** The addon's entry points (see native/src/*.cc for each contract). */
+export interface NativeAddon {
+  setErrorClass(ctor: new (message: string) => Error): void;
+  dispose(h: Handle): void;
+  isLive(h: Handle): boolean;
+  liveTensorCount(): number;
+  fromTypedArray(data: ArrayBufferView, shape: number[], dtype: string | undefined, requiresGrad: boolean): Handle;
+  zeros(shape: number[], dtype?: string): Handle;
+  ones(shape: number[], dtype?: string): Handle;
+  full(shape: number[], value: number, dtype?: string): Handle;
+  arange(start: number, end: number, step: number, dtype?: string): Handle;
+  randn(shape: number[], dtype?: string): Handle;
+  rand(shape: number[], dtype?: string): Handle;
+  randint(low: number, high: number, shape: number[], dtype?: string): Handle;
+  randperm(n: number): Handle;
+  manualSeed(seed: number): void;
+  getRngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
+  shape(h: Handle): number[];
+  dtype(h: Handle): string;
+  toTypedArray(h: Handle): Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  item(h: Handle): number;
+  to(h: Handle, dtype: string): Handle;
+  clone(h: Handle): Handle;
+  detach(h: Handle): Handle;
+  contiguous(h: Handle): Handle;
+  channelsLast(h: Handle, on: boolean): Handle;
+  copyInto(dst: Handle, src: Handle): void;
+  addInPlace(dst: Handle, other: Operand): void;
+  requiresGrad(h: Handle): boolean;
+  setRequiresGrad(h: Handle, on: boolean): void;
+  grad(h: Handle): Handle | null;
+  zeroGrad(h: Handle): void;
+  backward(h: Handle, grad?: Handle): void;
+  setGradEnabled(on: boolean): boolean;
+  isGradEnabled(): boolean;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  hasMkldnn(): boolean;
+  // math.cc
+  add(a: Handle, b: Operand): Handle; sub(a: Handle, b: Operand): Handle; mul(a: Handle, b: Operand): Handle;
+  div(a: Handle, b: Operand): Handle; pow(a: Handle, b: Operand): Handle; remainder(a: Handle, b: Operand): Handle;
+  maximum(a: Handle, b: Operand): Handle; minimum(a: Handle, b: Operand): Handle;
+  eq(a: Handle, b: Operand): Handle; ne(a: Handle, b: Operand): Handle; lt(a: Handle, b: Operand): Handle;
+  le(a: Handle, b: Operand): Handle; gt(a: Handle, b: Operand): Handle; ge(a: Handle, b: Operand): Handle;
+  logicalAnd(a: Handle, b: Operand): Handle; logicalOr(a: Handle, b: Operand): Handle;
+  neg(a: Handle): Handle; abs(a: Handle): Handle; exp(a: Handle): Handle; log(a: Handle): Handle;
+  sqrt(a: Handle): Handle; rsqrt(a: Handle): Handle; sigmoid(a: Handle): Handle; tanh(a: Handle): Handle;
+  floor(a: Handle): Handle; ceil(a: Handle): Handle; round(a: Handle): Handle; sign(a: Handle): Handle;
+  square(a: Handle): Handle; reciprocal(a: Handle): Handle; logicalNot(a: Handle): Handle; isnan(a: Handle): Handle;
+  relu(a: Handle): Handle; zerosLike(a: Handle): Handle; onesLike(a: Handle): Handle;
+  clamp(a: Handle, min: number | null, max: number | null): Handle;
+  where(condition: Handle, a: Operand, b: Operand): Handle;
+  matmul(a: Handle, b: Handle): Handle; bmm(a: Handle, b: Handle): Handle;
+  // shape.cc
+  sum(a: Handle, dims: Dims, keepdim: boolean): Handle; mean(a: Handle, dims: Dims, keepdim: boolean): Handle;
+  amax(a: Handle, dims: Dims, keepdim: boolean): Handle; amin(a: Handle, dims: Dims, keepdim: boolean): Handle;
+  logsumexp(a: Handle, dims: number[], keepdim: boolean): Handle;
+  maxDim(a: Handle, dim: number, keepdim: boolean): [Handle, Handle];
+  minDim(a: Handle, dim: number, keepdim: boolean): [Handle, Handle];
+  argmax(a: Handle, dim: number | undefined, keepdim: boolean): Handle;
+  reshape(a: Handle, shape: number[]): Handle; permute(a: Handle, dims: number[]): Handle;
+  transpose(a: Handle, dim0: number, dim1: number): Handle;
+  slice(a: Handle, dim: number, start: number, end: number | undefined, step: number): Handle;
+  cat(list: Handle[], dim: number): Handle; stack(list: Handle[], dim: number): Handle;
+  gather(a: Handle, dim: number, index: Handle): Handle; indexSelect(a: Handle, dim: number, index: Handle): Handle;
+  squeeze(a: Handle, dim?: number): Handle; unsqueeze(a: Handle, dim: number): Handle;
+  expand(a: Handle, shape: number[]): Handle; flatten(a: Handle, startDim: number, endDim: number): Handle;
+  repeat(a: Handle, repeats: number[]): Handle; flip(a: Handle, dims: number[]): Handle;
+  maskedFill(a: Handle, mask: Handle, value: number): Handle; maskedSelect(a: Handle, mask: Handle): Handle;
+  nonzero(a: Handle): Handle; oneHot(a: Handle, numClasses: number): Handle;
+  // nn.cc
+  conv2d(x: Handle, weight: Handle, bias: Handle | null, stride: number[], padding: number[], dilation: number[], groups: number): Handle;
+  batchNorm(x: Handle, weight: Handle | null, bias: Handle | null, runningMean: Handle | null, runningVar: Handle | null,
+    training: boolean, momentum: number, eps: number): Handle;
+  dropout(x: Handle, p: number, training: boolean): Handle;
+  interpolate(x: Handle, size: number[], mode: string, alignCorners: boolean): Handle;
+  adaptiveAvgPool2d(x: Handle, size: number[]): Handle;
+  maxPool2d(x: Handle, kernel: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): Handle;
+  logSoftmax(x: Handle, dim: number): Handle; softmax(x: Handle, dim: number): Handle;
+  crossEntropy(logits: Handle, target: Handle, weight: Handle | null, ignoreIndex: number, reduction: string, labelSmoothing: number): Handle;
+  normalize(x: Handle, p: number, dim: number, eps: number): Handle;
+  bincount(x: Handle, weights: Handle | null, minlength: number): Handle;
+  // optim.cc
+  sgdStep(params: Handle[], buffers: (Handle | null)[], lr: number, momentum: number, dampening: number,
+    weightDecay: number, nesterov: boolean): (Handle | undefined)[];
+  adamwStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], steps: number[], lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number): void;
+  [extension: string]: unknown;
+}
+
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 6; depth++) {
+    const candidate = join(dir, 'native', 'build', 'Release', 'contraseg_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new EngineError('the native addon is not built (native/build/Release/contraseg_native.node is missing). ' +
+    'Run `npm run setup` (or `npm run build:native`) in the contraseg package directory.');
+}
+
+function loadAddon(): NativeAddon {
+  // OpenBLAS must not start its own threads under libtorch's: measured 250 ms -> 1.8 s steps otherwise.
+  // It reads the variable when the library loads, so it is set before the addon is required.
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
+  const require = createRequire(import.meta.url);
+  const addon = require(findAddon()) as NativeAddon;
+  addon.setErrorClass(EngineError);
+  // libtorch defaults to one thread here; use every core unless the user says otherwise.
+  const requested = Number(process.env.CONTRASEG_NUM_THREADS ?? availableParallelism());
+  addon.setNumThreads(Number.isInteger(requested) && requested > 0 ? requested : availableParallelism());
+  return addon;
+}
+
+/** The loaded addon. */
+export const native: NativeAddon = loadAddon();

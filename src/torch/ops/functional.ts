@@ -1,0 +1,127 @@
+/** Neural-network functionals over NCHW tensors (torch.nn.functional counterparts). */
+import { native } from '../native.js';
+import { wrap, type Tensor } from '../tensor.js';
+import { ShapeError } from '../../errors.js';
+
+/** An int or an [h, w] pair. */
+export type Pair = number | [number, number];
+
+function pair(value: Pair): [number, number] {
+  return typeof value === 'number' ? [value, value] : value;
+}
+
+function expectNCHW(input: Tensor, what: string): void {
+  if (input.rank !== 4) {
+    throw new ShapeError(`${what}: expected an NCHW tensor [B, C, H, W], got shape [${input.shape.join(', ')}]. ` +
+      'Add a batch dimension with unsqueeze(0) for a single image.');
+  }
+}
+
+/** Options of conv2d. */
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/** 2-D convolution. input [B, Cin, H, W], weight [Cout, Cin/groups, kH, kW], bias [Cout] -> [B, Cout, H', W']. */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  expectNCHW(input, 'conv2d');
+  return wrap(native.conv2d(input.handle, weight.handle, bias?.handle ?? null, pair(options.stride ?? 1),
+    pair(options.padding ?? 0), pair(options.dilation ?? 1), options.groups ?? 1));
+}
+
+/** Options of batchNorm. */
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  /** Batch statistics (true) or running statistics (false). In training the running ones are updated in place. */
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** Batch normalisation over the channel dim of [B, C, ...] (torch.nn.functional.batch_norm). */
+export function batchNorm(input: Tensor, options: BatchNormOptions): Tensor {
+  return wrap(native.batchNorm(input.handle, options.weight?.handle ?? null, options.bias?.handle ?? null,
+    options.runningMean?.handle ?? null, options.runningVar?.handle ?? null, options.training,
+    options.momentum ?? 0.1, options.eps ?? 1e-5));
+}
+
+/** max(x, 0). */
+export function relu(input: Tensor): Tensor { return input.relu(); }
+
+/** Zeroes each element with probability p in training, scaling the rest by 1/(1-p); identity otherwise. */
+export function dropout(input: Tensor, p: number, training: boolean): Tensor {
+  return wrap(native.dropout(input.handle, p, training));
+}
+
+/** Resampling modes of interpolate. */
+export type InterpolateMode = 'bilinear' | 'nearest';
+
+/** Resizes [B, C, H, W] to [B, C, size[0], size[1]] (torch.nn.functional.interpolate with size=). */
+export function interpolate(input: Tensor, size: [number, number], mode: InterpolateMode = 'bilinear', alignCorners = false): Tensor {
+  expectNCHW(input, 'interpolate');
+  return wrap(native.interpolate(input.handle, size, mode, mode === 'bilinear' ? alignCorners : false));
+}
+
+/** Adaptive average pooling to outputSize: [B, C, H, W] -> [B, C, oh, ow]. */
+export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
+  return wrap(native.adaptiveAvgPool2d(input.handle, pair(outputSize)));
+}
+
+/** Options of maxPool2d. stride defaults to the kernel size. */
+export interface MaxPool2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  ceilMode?: boolean;
+}
+
+/** 2-D max pooling. */
+export function maxPool2d(input: Tensor, kernel: Pair, options: MaxPool2dOptions = {}): Tensor {
+  expectNCHW(input, 'maxPool2d');
+  return wrap(native.maxPool2d(input.handle, pair(kernel), pair(options.stride ?? kernel), pair(options.padding ?? 0),
+    pair(options.dilation ?? 1), options.ceilMode ?? false));
+}
+
+/** log(softmax(x)) along dim, computed stably. */
+export function logSoftmax(input: Tensor, dim: number): Tensor { return wrap(native.logSoftmax(input.handle, dim)); }
+/** softmax along dim. */
+export function softmax(input: Tensor, dim: number): Tensor { return wrap(native.softmax(input.handle, dim)); }
+
+/** Options of crossEntropy. */
+export interface CrossEntropyOptions {
+  /** Target value that contributes neither loss nor gradient. Default -100 (PyTorch's). */
+  ignoreIndex?: number;
+  /** Per-class weights [C] (float32). */
+  weight?: Tensor | null;
+  /** 'mean' (weighted mean over non-ignored targets), 'sum' or 'none'. */
+  reduction?: 'mean' | 'sum' | 'none';
+  labelSmoothing?: number;
+}
+
+/**
+ * Pixel-wise (or plain) cross-entropy. logits [B, C, ...] float32, target [B, ...] int64 class ids.
+ * @throws ShapeError if target is not int64.
+ */
+export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  if (target.dtype !== 'int64') {
+    throw new ShapeError(`crossEntropy: target must be int64 class ids, got ${target.dtype}; convert with target.to('int64')`);
+  }
+  return wrap(native.crossEntropy(logits.handle, target.handle, options.weight?.handle ?? null,
+    options.ignoreIndex ?? -100, options.reduction ?? 'mean', options.labelSmoothing ?? 0));
+}
+
+/** x / max(||x||_p, eps) along dim (torch.nn.functional.normalize); p = 2 gives unit L2 norm. */
+export function normalize(input: Tensor, dim = 1, p = 2, eps = 1e-12): Tensor {
+  return wrap(native.normalize(input.handle, p, dim, eps));
+}
+
+/** Counts of each non-negative integer in a 1-D int tensor (weighted sums with weights). */
+export function bincount(input: Tensor, minlength = 0, weights: Tensor | null = null): Tensor {
+  return wrap(native.bincount(input.handle, weights?.handle ?? null, minlength));
+}

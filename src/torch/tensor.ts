@@ -1,0 +1,163 @@
+/**
+ * Tensor: a JS handle on a libtorch tensor. Ownership: a returned tensor belongs to the caller, inputs
+ * are borrowed. Free with `dispose()` or create inside `scope(fn)`.
+ */
+import { native, type Handle, type Operand } from './native.js';
+import { setTensorPredicate, track } from './scope.js';
+import { EngineError } from '../errors.js';
+
+/** Element types. int64 values come back as BigInt64Array from toTypedArray(); bool as Uint8Array. */
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
+/** What toTypedArray() returns. */
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+/** A tensor or a number (broadcast as a scalar). */
+export type TensorLike = Tensor | number;
+
+/** @internal Unwraps an operand for the addon. */
+export function operand(value: TensorLike): Operand {
+  return typeof value === 'number' ? value : value.handle;
+}
+
+/** @internal Wraps a fresh native handle (registers it with the current scope). */
+export function wrap(handle: Handle): Tensor {
+  return new Tensor(handle);
+}
+
+/** An n-dimensional array on the CPU, with optional autograd. Layout NCHW for images. */
+export class Tensor {
+  /** @internal */
+  readonly handle: Handle;
+  private cachedShape: number[] | undefined;
+
+  /** @internal Use the creation functions (tensor, zeros, ...) instead. */
+  constructor(handle: Handle) {
+    this.handle = handle;
+    track(this);
+  }
+
+  /** Sizes of each dimension (a copy). */
+  get shape(): number[] {
+    this.cachedShape ??= native.shape(this.handle);
+    return [...this.cachedShape];
+  }
+  /** Number of dimensions. */
+  get rank(): number {
+    return this.shape.length;
+  }
+  /** Number of elements. */
+  get size(): number {
+    return this.shape.reduce((product, dim) => product * dim, 1);
+  }
+  /** Element type. */
+  get dtype(): DType {
+    return native.dtype(this.handle) as DType;
+  }
+  /** False once disposed. */
+  get isLive(): boolean {
+    return native.isLive(this.handle);
+  }
+
+  /** Frees the native tensor now. Idempotent. Autograd graphs that still need it keep their own reference. */
+  dispose(): void {
+    native.dispose(this.handle);
+  }
+
+  /** A copy of the values in row-major order (int64 -> BigInt64Array, bool -> Uint8Array). */
+  toTypedArray(): TypedArray {
+    return native.toTypedArray(this.handle);
+  }
+  /** The values as plain numbers, row-major (int64 converted with Number()). */
+  toArray(): number[] {
+    const values = this.toTypedArray();
+    return values instanceof BigInt64Array ? Array.from(values, Number) : Array.from(values);
+  }
+  /** The single value of a one-element tensor. @throws EngineError if it has more elements. */
+  item(): number {
+    return native.item(this.handle);
+  }
+
+  /** Whether autograd tracks operations on this tensor. */
+  get requiresGrad(): boolean {
+    return native.requiresGrad(this.handle);
+  }
+  /** Turns gradient tracking on or off for a leaf tensor; returns this. */
+  setRequiresGrad(on = true): this {
+    native.setRequiresGrad(this.handle, on);
+    return this;
+  }
+  /** The accumulated gradient (a new handle the caller owns), or null before backward(). */
+  get grad(): Tensor | null {
+    const handle = native.grad(this.handle);
+    return handle === null ? null : wrap(handle);
+  }
+  /** Drops the accumulated gradient. */
+  zeroGrad(): void {
+    native.zeroGrad(this.handle);
+  }
+  /** Backpropagates from this tensor (a scalar, or pass the output gradient). */
+  backward(gradient?: Tensor): void {
+    native.backward(this.handle, gradient?.handle);
+  }
+
+  to(dtype: DType): Tensor { return wrap(native.to(this.handle, dtype)); }
+  clone(): Tensor { return wrap(native.clone(this.handle)); }
+  detach(): Tensor { return wrap(native.detach(this.handle)); }
+  contiguous(): Tensor { return wrap(native.contiguous(this.handle)); }
+
+  add(other: TensorLike): Tensor { return wrap(native.add(this.handle, operand(other))); }
+  sub(other: TensorLike): Tensor { return wrap(native.sub(this.handle, operand(other))); }
+  mul(other: TensorLike): Tensor { return wrap(native.mul(this.handle, operand(other))); }
+  div(other: TensorLike): Tensor { return wrap(native.div(this.handle, operand(other))); }
+  pow(other: TensorLike): Tensor { return wrap(native.pow(this.handle, operand(other))); }
+  maximum(other: TensorLike): Tensor { return wrap(native.maximum(this.handle, operand(other))); }
+  minimum(other: TensorLike): Tensor { return wrap(native.minimum(this.handle, operand(other))); }
+  eq(other: TensorLike): Tensor { return wrap(native.eq(this.handle, operand(other))); }
+  ne(other: TensorLike): Tensor { return wrap(native.ne(this.handle, operand(other))); }
+  lt(other: TensorLike): Tensor { return wrap(native.lt(this.handle, operand(other))); }
+  le(other: TensorLike): Tensor { return wrap(native.le(this.handle, operand(other))); }
+  gt(other: TensorLike): Tensor { return wrap(native.gt(this.handle, operand(other))); }
+  ge(other: TensorLike): Tensor { return wrap(native.ge(this.handle, operand(other))); }
+  neg(): Tensor { return wrap(native.neg(this.handle)); }
+  abs(): Tensor { return wrap(native.abs(this.handle)); }
+  exp(): Tensor { return wrap(native.exp(this.handle)); }
+  log(): Tensor { return wrap(native.log(this.handle)); }
+  sqrt(): Tensor { return wrap(native.sqrt(this.handle)); }
+  relu(): Tensor { return wrap(native.relu(this.handle)); }
+  sigmoid(): Tensor { return wrap(native.sigmoid(this.handle)); }
+  clamp(min: number | null, max: number | null = null): Tensor { return wrap(native.clamp(this.handle, min, max)); }
+  matmul(other: Tensor): Tensor { return wrap(native.matmul(this.handle, other.handle)); }
+
+  /** Sum over `dims` (all elements when omitted). */
+  sum(dims?: number | number[], keepdim = false): Tensor { return wrap(native.sum(this.handle, dimList(dims), keepdim)); }
+  /** Mean over `dims` (all elements when omitted). */
+  mean(dims?: number | number[], keepdim = false): Tensor { return wrap(native.mean(this.handle, dimList(dims), keepdim)); }
+  /** Maximum over `dims` (all elements when omitted). */
+  amax(dims?: number | number[], keepdim = false): Tensor { return wrap(native.amax(this.handle, dimList(dims), keepdim)); }
+  /** Index of the maximum along `dim` (of the flattened tensor when omitted); int64. */
+  argmax(dim?: number, keepdim = false): Tensor { return wrap(native.argmax(this.handle, dim, keepdim)); }
+
+  reshape(shape: number[]): Tensor { return wrap(native.reshape(this.handle, shape)); }
+  permute(dims: number[]): Tensor { return wrap(native.permute(this.handle, dims)); }
+  transpose(dim0: number, dim1: number): Tensor { return wrap(native.transpose(this.handle, dim0, dim1)); }
+  /** Elements start..end (exclusive; to the end when omitted) with `step` along `dim`; a view. */
+  slice(dim: number, start: number, end?: number, step = 1): Tensor {
+    return wrap(native.slice(this.handle, dim, start, end, step));
+  }
+  squeeze(dim?: number): Tensor { return wrap(native.squeeze(this.handle, dim)); }
+  unsqueeze(dim: number): Tensor { return wrap(native.unsqueeze(this.handle, dim)); }
+  expand(shape: number[]): Tensor { return wrap(native.expand(this.handle, shape)); }
+  flatten(startDim = 0, endDim = -1): Tensor { return wrap(native.flatten(this.handle, startDim, endDim)); }
+  gather(dim: number, index: Tensor): Tensor { return wrap(native.gather(this.handle, dim, index.handle)); }
+  indexSelect(dim: number, index: Tensor): Tensor { return wrap(native.indexSelect(this.handle, dim, index.handle)); }
+}
+
+function dimList(dims: number | number[] | undefined): number[] | undefined {
+  return typeof dims === 'number' ? [dims] : dims;
+}
+
+setTensorPredicate((value): value is Tensor => value instanceof Tensor);
+
+/** @internal Throws an EngineError unless `tensor` has the given rank. */
+export function expectRank(tensor: Tensor, rank: number, what: string): void {
+  if (tensor.rank !== rank) throw new EngineError(`${what}: expected a ${rank}-D tensor, got shape [${tensor.shape.join(', ')}]`);
+}
