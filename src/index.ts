@@ -1,3 +1,4 @@
 /** contraseg: label-efficient semantic segmentation (Zhao et al., ICCV 2021) in TypeScript over libtorch. */
 export * from './torch/index.js';
+export * as nn from './nn/index.js';
 export * from './errors.js';

@@ -8,3 +8,5 @@ export { scope, keep, noGrad, liveTensorCount, setNumThreads, getNumThreads } fr
 export * from './ops/math.js';
 export * from './ops/shape.js';
 export * from './ops/functional.js';
+export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, type SafetensorsContent } from './safetensors.js';
+export * as optim from './optim/index.js';

@@ -1,0 +1,126 @@
+/**
+ * safetensors files (https://github.com/huggingface/safetensors format): 8-byte little-endian header
+ * length, a JSON header { name: { dtype, shape, data_offsets } , __metadata__?: { string: string } },
+ * then the raw little-endian data. Readable by PyTorch users with `safetensors.torch.load_file`.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, rmSync } from 'node:fs';
+import { tensor } from './creation.js';
+import type { DType, Tensor } from './tensor.js';
+import { CheckpointError } from '../errors.js';
+import { scope } from './scope.js';
+
+const DTYPE_TO_FILE: Record<DType, string> = { float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
+const FILE_TO_DTYPE: Record<string, DType> = Object.fromEntries(Object.entries(DTYPE_TO_FILE).map(([dtype, name]) => [name, dtype as DType]));
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, uint8: 1, bool: 1 };
+
+interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** Serialises named tensors (in the map's order) and string metadata to safetensors bytes. */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, HeaderEntry | Record<string, string>> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, value] of tensors) {
+    if (name === '__metadata__') throw new CheckpointError('a tensor cannot be named __metadata__');
+    const data = value.toTypedArray();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    header[name] = { dtype: DTYPE_TO_FILE[value.dtype], shape: value.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    chunks.push(bytes);
+    offset += bytes.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // align the data to 8 bytes
+  const headerBytes = Buffer.from(json, 'utf8');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  return Buffer.concat([prefix, headerBytes, ...chunks]);
+}
+
+/** Parsed safetensors content. The tensors belong to the caller. */
+export interface SafetensorsContent {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Parses safetensors bytes. `file` only names the source in errors. @throws CheckpointError if malformed. */
+export function decodeSafetensors(bytes: Uint8Array, file?: string): SafetensorsContent {
+  if (bytes.byteLength < 8) throw new CheckpointError(`not a safetensors file: ${bytes.byteLength} bytes`, file);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.readBigUInt64LE(0));
+  if (headerLength > bytes.byteLength - 8) throw new CheckpointError(`header length ${headerLength} exceeds the file size (truncated file?)`, file);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(view.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new CheckpointError(`header is not valid JSON (${(error as Error).message})`, file);
+  }
+  const dataStart = 8 + headerLength;
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  return scope(() => {
+    const tensors = new Map<string, Tensor>();
+    for (const [name, raw] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      tensors.set(name, decodeEntry(view, dataStart, name, raw as HeaderEntry, file));
+    }
+    return { tensors, metadata };
+  });
+}
+
+function decodeEntry(view: Buffer, dataStart: number, name: string, entry: HeaderEntry, file?: string): Tensor {
+  const dtype = FILE_TO_DTYPE[entry.dtype];
+  if (dtype === undefined) throw new CheckpointError(`tensor '${name}' has unsupported dtype ${entry.dtype}; supported: ${Object.keys(FILE_TO_DTYPE).join(', ')}`, file);
+  const [begin, end] = entry.data_offsets;
+  const count = entry.shape.reduce((product, dim) => product * dim, 1);
+  if (end - begin !== count * BYTES[dtype] || dataStart + end > view.byteLength) {
+    throw new CheckpointError(`tensor '${name}' has inconsistent offsets [${begin}, ${end}] for shape [${entry.shape.join(', ')}] (truncated file?)`, file);
+  }
+  const copy = new Uint8Array(end - begin);
+  copy.set(view.subarray(dataStart + begin, dataStart + end));
+  const buffer = copy.buffer;
+  switch (dtype) {
+    case 'float32': return tensor(new Float32Array(buffer), entry.shape);
+    case 'float64': return tensor(new Float64Array(buffer), entry.shape);
+    case 'int64': return tensor(new BigInt64Array(buffer), entry.shape);
+    case 'int32': return tensor(new Int32Array(buffer), entry.shape);
+    case 'uint8': return tensor(copy, entry.shape);
+    case 'bool': return tensor(copy, entry.shape, { dtype: 'bool' });
+  }
+}
+
+/**
+ * Writes named tensors to `file` atomically (temp file, fsync, rename): a crash leaves either the old
+ * file or the new one, never a torn one.
+ */
+export function saveSafetensors(file: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+  const bytes = encodeSafetensors(tensors, metadata);
+  const temp = `${file}.tmp-${process.pid}`;
+  try {
+    const fd = openSync(temp, 'w');
+    try {
+      writeSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new CheckpointError(`cannot write (${(error as Error).message})`, file);
+  }
+}
+
+/** Reads a safetensors file. The tensors belong to the caller. @throws CheckpointError. */
+export function loadSafetensors(file: string): SafetensorsContent {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    throw new CheckpointError(`cannot read (${(error as Error).message})`, file);
+  }
+  return decodeSafetensors(bytes, file);
+}
