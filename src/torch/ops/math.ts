@@ -1,19 +1,28 @@
 /** Elementwise arithmetic, comparisons, selection and matrix products (functional forms). */
-import { native } from '../native.js';
+import { native, type Handle } from '../native.js';
 import { operand, wrap, type Tensor, type TensorLike } from '../tensor.js';
+
+/** Applies `fn` to a temporary native handle and frees it (it is not tracked by any scope). */
+function withTemporary(temporary: Handle, fn: (handle: Handle) => Handle): Tensor {
+  try {
+    return wrap(fn(temporary));
+  } finally {
+    native.dispose(temporary);
+  }
+}
 
 /** a + b (broadcasting). */
 export function add(a: Tensor, b: TensorLike): Tensor { return a.add(b); }
 /** a - b; a may be a number. */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
-  if (typeof a === 'number') return wrap(native.add(native.neg((b as Tensor).handle), a));
+  if (typeof a === 'number') return withTemporary(native.neg((b as Tensor).handle), (negated) => native.add(negated, a));
   return a.sub(b);
 }
 /** a * b. */
 export function mul(a: Tensor, b: TensorLike): Tensor { return a.mul(b); }
 /** a / b; a may be a number. */
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  if (typeof a === 'number') return wrap(native.mul(native.reciprocal((b as Tensor).handle), a));
+  if (typeof a === 'number') return withTemporary(native.reciprocal((b as Tensor).handle), (inverse) => native.mul(inverse, a));
   return a.div(b);
 }
 /** a ** b. */
