@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <cstring>
+#include <malloc.h>
 
 namespace cs {
 
@@ -156,7 +157,12 @@ CS_ENTRY(copyInto) {
 CS_ENTRY(addInPlace) {
   at::NoGradGuard noGrad;
   at::Tensor& target = unwrapTensor(info[0], "destination");
-  if (isNumber(info[1])) target.add_(at::Scalar(toDouble(info[1], "other")));
+  if (isNumber(info[1])) {
+    double value = toDouble(info[1], "other");
+    // An integral tensor (a counter) takes an integral scalar: a double one cannot be cast to Long in place.
+    if (at::isIntegralType(target.scalar_type(), true)) target.add_(at::Scalar(static_cast<int64_t>(value)));
+    else target.add_(at::Scalar(value));
+  }
   else target.add_(unwrapTensor(info[1], "other"));
   return info.Env().Undefined();
 }
@@ -198,6 +204,13 @@ CS_ENTRY(setNumThreads) {
   return info.Env().Undefined();
 }
 CS_ENTRY(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+// tuneAllocator(mmapThreshold, trimThreshold): glibc malloc settings (see native.ts for why).
+CS_ENTRY(tuneAllocator) {
+  int okMmap = mallopt(M_MMAP_THRESHOLD, static_cast<int>(toInt(info[0], "mmapThreshold")));
+  int okTrim = mallopt(M_TRIM_THRESHOLD, static_cast<int>(toInt(info[1], "trimThreshold")));
+  return Napi::Boolean::New(info.Env(), okMmap == 1 && okTrim == 1);
+}
+
 CS_ENTRY(hasMkldnn) { return Napi::Boolean::New(info.Env(), at::hasMKLDNN()); }
 
 void registerTensor(Napi::Env env, Napi::Object exports) {
@@ -234,6 +247,7 @@ void registerTensor(Napi::Env env, Napi::Object exports) {
   CS_EXPORT(env, exports, setNumThreads);
   CS_EXPORT(env, exports, getNumThreads);
   CS_EXPORT(env, exports, hasMkldnn);
+  CS_EXPORT(env, exports, tuneAllocator);
 }
 
 }  // namespace cs
