@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tensor } from '../creation.js';
+import { keep, liveTensorCount, scope } from '../scope.js';
+import type { Tensor } from '../tensor.js';
+import { assertClose } from '../testing.js';
+import { SGD } from './sgd.js';
+import { AdamW } from './adamw.js';
+import type { Optimizer } from './optimizer.js';
+import { loadOptimizerState, saveOptimizerState } from './serialize.js';
+import { CheckpointError } from '../../errors.js';
+
+// Trajectories recorded from torch.optim (PyTorch 1.13) by scripts/fixtures/optim.py.
+interface Case {
+  shapes: number[][];
+  initial: number[][];
+  grads: number[][][];
+  lrs: number[];
+  after: number[][][];
+  options: { kind: 'sgd' | 'adamw'; momentum?: number; dampening?: number; weightDecay: number; nesterov?: boolean; betas?: [number, number]; eps?: number };
+}
+const fixture = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'optim.json'), 'utf8')) as { cases: Record<string, Case> };
+
+function makeParams(c: Case): Tensor[] {
+  return c.initial.map((values, i) => keep(tensor(values, c.shapes[i], { requiresGrad: true })));
+}
+
+function makeOptimizer(c: Case, params: Tensor[]): Optimizer {
+  const o = c.options;
+  return o.kind === 'sgd'
+    ? new SGD(params, { lr: c.lrs[0], momentum: o.momentum, dampening: o.dampening, weightDecay: o.weightDecay, nesterov: o.nesterov })
+    : new AdamW(params, { lr: c.lrs[0], betas: o.betas, eps: o.eps, weightDecay: o.weightDecay });
+}
+
+/** Sets each parameter's gradient to the fixture's by backpropagating sum(p * g). */
+function setGrads(c: Case, params: Tensor[], step: number): void {
+  scope(() => {
+    params.forEach((p) => p.zeroGrad());
+    params.forEach((p, i) => p.mul(tensor(c.grads[step][i], c.shapes[i])).sum().backward());
+  });
+}
+
+for (const [name, c] of Object.entries(fixture.cases)) {
+  test(`${name} follows torch.optim step for step`, () => {
+    const params = makeParams(c);
+    const optimizer = makeOptimizer(c, params);
+    for (let step = 0; step < c.lrs.length; step++) {
+      setGrads(c, params, step);
+      optimizer.lr = c.lrs[step];
+      optimizer.step();
+      params.forEach((p, i) => assertClose(p, c.after[step][i], { rtol: 1e-5, atol: 1e-6, what: `${name} step ${step} param ${i}` }));
+    }
+    optimizer.dispose();
+    params.forEach((p) => p.dispose());
+  });
+
+  test(`${name}: state saved mid-run and restored into a fresh optimizer resumes bit-exactly`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'contraseg-optim-'));
+    const split = 2;
+    const straight = makeParams(c);
+    const straightOpt = makeOptimizer(c, straight);
+    const resumed = makeParams(c);
+    let resumedOpt = makeOptimizer(c, resumed);
+    for (let step = 0; step < c.lrs.length; step++) {
+      if (step === split) {
+        saveOptimizerState(join(dir, 'opt.safetensors'), resumedOpt.stateDict());
+        resumedOpt.dispose();
+        resumedOpt = makeOptimizer(c, resumed);
+        const state = loadOptimizerState(join(dir, 'opt.safetensors'));
+        resumedOpt.loadStateDict(state);
+        state.tensors.forEach((t) => t.dispose());
+      }
+      for (const [ps, opt] of [[straight, straightOpt], [resumed, resumedOpt]] as const) {
+        setGrads(c, ps, step);
+        opt.lr = c.lrs[step];
+        opt.step();
+      }
+    }
+    straight.forEach((p, i) => assert.deepEqual(resumed[i].toArray(), p.toArray(), `param ${i} differs after resume`));
+    for (const t of [...straight, ...resumed]) t.dispose();
+    straightOpt.dispose();
+    resumedOpt.dispose();
+  });
+}
+
+test('optimizer steps and state round trips leak no tensors', () => {
+  const c = fixture.cases.sgd_momentum_wd;
+  const params = makeParams(c);
+  const optimizer = new SGD(params, { lr: 0.1, momentum: 0.9 });
+  setGrads(c, params, 0);
+  optimizer.step(); // creates the momentum buffers (kept)
+  const before = liveTensorCount();
+  for (let i = 0; i < 3; i++) optimizer.step();
+  assert.equal(liveTensorCount(), before);
+  optimizer.dispose();
+  params.forEach((p) => p.dispose());
+});
+
+test('loading the state of another optimizer kind or size fails with CheckpointError', () => {
+  const c = fixture.cases.adamw_default;
+  const params = makeParams(c);
+  const adam = new AdamW(params);
+  const sgd = new SGD(params, { lr: 0.1, momentum: 0.9 });
+  assert.throws(() => sgd.loadStateDict(adam.stateDict()), (e: unknown) => e instanceof CheckpointError && /is for 'adamw'/.test(e.message));
+  const fewer = new AdamW(params.slice(1));
+  assert.throws(() => fewer.loadStateDict(adam.stateDict()), (e: unknown) => e instanceof CheckpointError && /2 parameters, this optimizer has 1/.test(e.message));
+  for (const o of [adam, sgd, fewer]) o.dispose();
+  params.forEach((p) => p.dispose());
+});
+
+test('SGD rejects Nesterov without momentum', () => {
+  assert.throws(() => new SGD([], { lr: 0.1, nesterov: true }), /Nesterov momentum requires momentum > 0/);
+});
