@@ -20,10 +20,11 @@ test('camvid (SegNet lists): 367/101/233 images, /SegNet/CamVid/ prefixes stripp
     const sample = await train.get(index);
     assert.equal(sample.width, 480);
     assert.equal(sample.height, 360);
-    const { data, info } = await sharp(join(full, 'trainannot', `${sample.id}.png`)).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
-    assert.equal(info.channels, 1);
-    assert.deepEqual(sample.mask, Uint8Array.from(data, (value) => (value === 11 ? 255 : value)));
-    const rgb = await sharp(join(full, 'train', `${sample.id}.png`)).raw().toBuffer();
+    const decoded: { data: Buffer; info: sharp.OutputInfo } = await sharp(join(full, 'trainannot', `${sample.id}.png`))
+      .extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    assert.equal(decoded.info.channels, 1);
+    assert.deepEqual(sample.mask, Uint8Array.from(decoded.data, (value: number) => (value === 11 ? 255 : value)));
+    const rgb: Buffer = await sharp(join(full, 'train', `${sample.id}.png`)).raw().toBuffer();
     assert.deepEqual(sample.image, new Uint8Array(rgb));
   }
 });
