@@ -1,0 +1,150 @@
+/**
+ * The training data loader: batches of tensors from a dataset, decoded and augmented in worker threads
+ * with a prefetch queue, so the training step does not wait whenever decoding is faster than training.
+ *
+ * Determinism: the epoch order is a permutation seeded by (seed, epoch) and every sample's augmentation
+ * stream is seeded by (seed, epoch, sample index), so batches are identical for a seed whatever the
+ * number of workers or their timing.
+ */
+import { availableParallelism } from 'node:os';
+import type { GeometricOptions, Rgb } from '../augment/geometric.js';
+import type { DistortionOptions } from '../augment/photometric.js';
+import { Rng, deriveSeed } from '../augment/rng.js';
+import { ConfigError } from '../errors.js';
+import { tensor } from '../torch/creation.js';
+import type { Tensor } from '../torch/tensor.js';
+import { IMAGENET_MEAN, IMAGENET_STD, buildBatch, checkRecipe, type BatchItem, type BatchRecipe, type RawBatch } from './batch.js';
+import type { SegmentationDataset } from './types.js';
+import { WorkerPool } from './worker-pool.js';
+
+/** Which images a batch carries: one view, or the pair (I, Î) of contrastive pretraining. */
+export type LoaderViews =
+  | { readonly kind: 'single' }
+  | { readonly kind: 'pair'; readonly distortions: DistortionOptions };
+
+/** Options of createLoader. */
+export interface LoaderOptions<V extends LoaderViews = LoaderViews> {
+  readonly batchSize: number;
+  /** Seed of the epoch order and of the augmentation. */
+  readonly seed: number;
+  /** Geometric augmentation (same draw for both views), or null for none (evaluation). */
+  readonly augment: GeometricOptions | null;
+  readonly views: V;
+  /** Shuffle every epoch (default true). */
+  readonly shuffle?: boolean;
+  /** Drop a last incomplete batch (default: same as shuffle). */
+  readonly dropLast?: boolean;
+  /** Normalisation of [0, 1] images (default ImageNet's). */
+  readonly mean?: Rgb;
+  readonly std?: Rgb;
+  /** Worker threads (default min(4, cores - 1), at least 1); 0 decodes on the main thread. */
+  readonly workers?: number;
+  /** Batches requested ahead of the consumer (default 2 per worker, at least 2). */
+  readonly prefetch?: number;
+}
+
+/** A batch: images [B,3,H,W] float32 (normalised), labels [B,H,W] int64 (255 = ignore). The caller owns the tensors. */
+export interface Batch {
+  readonly ids: readonly string[];
+  readonly images: Tensor;
+  readonly labels: Tensor;
+  /** Frees the batch's tensors. */
+  dispose(): void;
+}
+
+/** A pretraining batch: `images` is I, `distorted` is Î [B,3,H,W], same geometry and labels as I. */
+export interface PairBatch extends Batch {
+  readonly distorted: Tensor;
+}
+
+/** Batches of a dataset, epoch by epoch. Dispose it to stop its workers. */
+export interface Loader<B extends Batch> {
+  readonly batchesPerEpoch: number;
+  /** The batches of epoch `epoch` (0-based), in order. Break out early at will; remaining prefetches are discarded. */
+  epoch(epoch: number): AsyncGenerator<B, void, undefined>;
+  /** Terminates the workers. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+function checkOptions(dataset: SegmentationDataset, options: LoaderOptions): void {
+  const integer = (name: string, value: number | undefined, min: number): void => {
+    if (value !== undefined && !(Number.isInteger(value) && value >= min)) {
+      throw new ConfigError(`loader ${name}: expected an integer >= ${min}, got ${value}.`);
+    }
+  };
+  integer('batchSize', options.batchSize, 1);
+  integer('seed', options.seed, 0);
+  integer('workers', options.workers, 0);
+  integer('prefetch', options.prefetch, 1);
+  if ((options.dropLast ?? options.shuffle ?? true) && options.batchSize > dataset.length) {
+    throw new ConfigError(`loader batchSize ${options.batchSize} is larger than ${dataset.name} (${dataset.length} images) and dropLast is on, ` +
+      'so an epoch would be empty. Lower the batch size or set dropLast: false.');
+  }
+}
+
+/** The batches of one epoch as lists of (index, seed). */
+function planEpoch(length: number, options: LoaderOptions, epoch: number): BatchItem[][] {
+  const shuffle = options.shuffle ?? true;
+  const order = shuffle ? new Rng(deriveSeed(options.seed, epoch, 0xe90c)).permutation(length) : Array.from({ length }, (_, i) => i);
+  const dropLast = options.dropLast ?? shuffle;
+  const batches: BatchItem[][] = [];
+  for (let start = 0; start < length; start += options.batchSize) {
+    const indices = order.slice(start, start + options.batchSize);
+    if (indices.length < options.batchSize && dropLast) break;
+    batches.push(indices.map((index) => ({ index, seed: deriveSeed(options.seed, epoch, index) })));
+  }
+  return batches;
+}
+
+function toBatch(raw: RawBatch): PairBatch | Batch {
+  const shape = [raw.size, 3, raw.height, raw.width];
+  const images = tensor(raw.images, shape); // [B, 3, H, W] float32
+  const labels = tensor(raw.labels, [raw.size, raw.height, raw.width]); // [B, H, W] int64
+  if (raw.distorted === null) return { ids: raw.ids, images, labels, dispose: () => { images.dispose(); labels.dispose(); } };
+  const distorted = tensor(raw.distorted, shape);
+  return { ids: raw.ids, images, distorted, labels, dispose: () => { images.dispose(); distorted.dispose(); labels.dispose(); } };
+}
+
+/**
+ * Creates a loader. File-backed datasets (the readers, subsetDataset) are decoded in worker threads;
+ * other datasets on the main thread.
+ * @throws ConfigError for invalid options.
+ */
+export function createLoader(dataset: SegmentationDataset, options: LoaderOptions<{ kind: 'single' }>): Loader<Batch>;
+export function createLoader(dataset: SegmentationDataset, options: LoaderOptions<{ kind: 'pair'; distortions: DistortionOptions }>): Loader<PairBatch>;
+export function createLoader(dataset: SegmentationDataset, options: LoaderOptions): Loader<Batch | PairBatch> {
+  checkOptions(dataset, options);
+  const recipe: BatchRecipe = {
+    geometric: options.augment,
+    distortions: options.views.kind === 'pair' ? options.views.distortions : null,
+    mean: options.mean ?? IMAGENET_MEAN,
+    std: options.std ?? IMAGENET_STD,
+  };
+  checkRecipe(recipe);
+  const workers = dataset.descriptor === undefined ? 0 : options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
+  const pool = workers > 0 && dataset.descriptor !== undefined ? new WorkerPool(dataset.descriptor, recipe, workers) : undefined;
+  const run = (items: BatchItem[]): Promise<RawBatch> => (pool === undefined ? buildBatch(dataset, items, recipe) : pool.run(items));
+  const prefetch = options.prefetch ?? Math.max(2, 2 * workers);
+  return {
+    batchesPerEpoch: planEpoch(dataset.length, options, 0).length,
+    async *epoch(epoch: number) {
+      const batches = planEpoch(dataset.length, options, epoch);
+      const pending: Promise<RawBatch>[] = [];
+      let next = 0;
+      const fill = (): void => {
+        while (pending.length < prefetch && next < batches.length) {
+          const request = run(batches[next++] as BatchItem[]);
+          request.catch(() => undefined); // rejections surface when awaited; never unhandled if abandoned
+          pending.push(request);
+        }
+      };
+      fill();
+      while (pending.length > 0) {
+        const raw = await (pending.shift() as Promise<RawBatch>);
+        fill();
+        yield toBatch(raw);
+      }
+    },
+    dispose: async () => pool?.dispose(),
+  };
+}
