@@ -146,6 +146,16 @@ CS_ENTRY(channelsLast) {
   return wrapTensor(info.Env(), unwrapTensor(info[0]).contiguous(on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
 }
 
+// setMemoryFormat(t, channelsLast): re-lays a leaf's storage in place (parameters keep their identity).
+CS_ENTRY(setMemoryFormat) {
+  at::Tensor& tensor = unwrapTensor(info[0]);
+  bool on = toBool(info[1], "channelsLast");
+  if (tensor.dim() != 4) return info.Env().Undefined();
+  at::NoGradGuard noGrad;
+  tensor.set_data(tensor.contiguous(on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+  return info.Env().Undefined();
+}
+
 // copyInto(dst, src): dst <- src in place without recording autograd history (loading weights).
 CS_ENTRY(copyInto) {
   at::NoGradGuard noGrad;
@@ -236,6 +246,7 @@ void registerTensor(Napi::Env env, Napi::Object exports) {
   CS_EXPORT(env, exports, contiguous);
   CS_EXPORT(env, exports, channelsLast);
   CS_EXPORT(env, exports, copyInto);
+  CS_EXPORT(env, exports, setMemoryFormat);
   CS_EXPORT(env, exports, addInPlace);
   CS_EXPORT(env, exports, requiresGrad);
   CS_EXPORT(env, exports, setRequiresGrad);

@@ -43,6 +43,7 @@ export interface NativeAddon {
   contiguous(h: Handle): Handle;
   channelsLast(h: Handle, on: boolean): Handle;
   copyInto(dst: Handle, src: Handle): void;
+  setMemoryFormat(h: Handle, channelsLast: boolean): void;
   addInPlace(dst: Handle, other: Operand): void;
   requiresGrad(h: Handle): boolean;
   setRequiresGrad(h: Handle, on: boolean): void;
