@@ -1,0 +1,136 @@
+/** Builders from typed configs, loadBackboneWeights errors, and the stage 1 -> stage 2 head swap. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { manualSeed, randn, zeros } from '../torch/creation.js';
+import { noGrad, scope } from '../torch/scope.js';
+import type { Tensor } from '../torch/tensor.js';
+import { saveSafetensors } from '../torch/safetensors.js';
+import { CheckpointError, ConfigError, ShapeError, StateDictError } from '../errors.js';
+import { buildBackbone, buildHead, buildModel, buildSegmentationModel, loadBackboneWeights } from './build.js';
+import { Classifier, ProjectionHead } from './heads.js';
+import { SegmentationModel } from './segmentation-model.js';
+import type { BackboneConfig, HeadConfig, ResNetBackboneConfig } from './config.js';
+
+const temp = mkdtempSync(join(tmpdir(), 'contraseg-build-'));
+after(() => rmSync(temp, { recursive: true, force: true }));
+const SMALL_BACKBONE: ResNetBackboneConfig = { kind: 'resnet18', outputStride: 16, widthMultiplier: 0.125 };
+const SMALL = { backbone: SMALL_BACKBONE, asppChannels: 16, reductionChannels: 8, decoderChannels: 16 };
+
+function configError(pattern: RegExp): (error: unknown) => boolean {
+  return (error: unknown) => error instanceof ConfigError && pattern.test(error.message);
+}
+
+describe('buildModel and buildHead', () => {
+  it('reject invalid configurations with a ConfigError naming the field', () => {
+    assert.throws(() => buildModel({ backbone: { kind: 'resnet18', outputStride: 32 as 16 } }), configError(/outputStride must be 8 or 16, got 32/));
+    assert.throws(() => buildModel({ backbone: { ...SMALL_BACKBONE, widthMultiplier: 0 } }), configError(/widthMultiplier must be a positive number, got 0/));
+    assert.throws(() => buildModel({ backbone: { kind: 'vgg16', outputStride: 16 } as unknown as BackboneConfig }),
+      configError(/unknown backbone kind 'vgg16'; expected one of resnet18, resnet34, resnet50/));
+    assert.throws(() => buildModel({ ...SMALL, asppChannels: 0 }), configError(/asppChannels must be a positive integer, got 0/));
+    assert.throws(() => buildModel({ ...SMALL, asppDropout: 1 }), configError(/asppDropout must be in \[0, 1\), got 1/));
+    assert.throws(() => buildHead({ kind: 'linear' } as unknown as HeadConfig, 16), configError(/unknown head kind 'linear'/));
+    assert.throws(() => buildHead({ kind: 'classifier', numClasses: 2.5 }, 16), configError(/numClasses must be a positive integer, got 2.5/));
+    assert.throws(() => buildHead({ kind: 'projection', layers: 0 }, 16), configError(/layers must be a positive integer, got 0/));
+  });
+
+  it('build the heads of the configuration with their documented layers and names', () => {
+    const projection = buildHead({ kind: 'projection' }, 16) as ProjectionHead;
+    const batchNorm = buildHead({ kind: 'projection', layers: 2, width: 8, batchNorm: true }, 16) as ProjectionHead;
+    const classifier = buildHead({ kind: 'classifier', numClasses: 3 }, 16) as Classifier;
+    try {
+      assert.deepEqual([...projection.stateDict().keys()],
+        ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias', 'layers.4.weight', 'layers.4.bias']);
+      assert.equal(projection.outChannels, 256);
+      assert.deepEqual([...batchNorm.stateDict().keys()], ['layers.0.weight', 'layers.1.weight', 'layers.1.bias',
+        'layers.1.running_mean', 'layers.1.running_var', 'layers.1.num_batches_tracked', 'layers.3.weight', 'layers.3.bias']);
+      assert.deepEqual([...classifier.stateDict().keys()], ['conv.weight', 'conv.bias']);
+      assert.throws(() => scope(() => classifier.forward(randn([1, 8, 4, 4]))),
+        (error: unknown) => error instanceof ShapeError && /Classifier: expected features \[B, 16, H, W\], got \[1, 8, 4, 4\]/.test(error.message));
+    } finally {
+      for (const head of [projection, batchNorm, classifier]) head.dispose();
+    }
+  });
+});
+
+describe('SegmentationModel', () => {
+  it('stage 2 swaps the projection head for a classifier and keeps every network weight', () => {
+    manualSeed(3);
+    const stage1 = buildSegmentationModel({ network: SMALL, head: { kind: 'projection', width: 8 } });
+    const networkKeys = [...stage1.network.stateDict().keys()];
+    assert.ok([...stage1.stateDict().keys()].every((key) => key.startsWith('network.') || key.startsWith('head.layers.')));
+    const stage2 = stage1.withHead(new Classifier(stage1.network.outChannels, 5));
+    try {
+      assert.equal(stage2.network, stage1.network);
+      assert.deepEqual([...stage2.stateDict().keys()], [...networkKeys.map((key) => `network.${key}`), 'head.conv.weight', 'head.conv.bias']);
+      for (const [key, value] of stage1.network.stateDict()) assert.equal(stage2.network.stateDict().get(key), value);
+      stage2.eval();
+      noGrad(() => scope(() => {
+        const images = randn([1, 3, 32, 48]);
+        assert.deepEqual(stage2.forward(images).shape, [1, 5, 8, 12]);
+        assert.deepEqual(stage2.forwardAtInputSize(images).shape, [1, 5, 32, 48]);
+      }));
+      assert.throws(() => new SegmentationModel(stage1.network, new Classifier(7, 2)),
+        configError(/Classifier expects 7 input channels but the network outputs 16/));
+    } finally {
+      stage1.head.dispose();
+      stage2.dispose();
+    }
+  });
+});
+
+describe('loadBackboneWeights', () => {
+  function backboneFile(name: string, config: ResNetBackboneConfig, edit: (state: Map<string, Tensor>) => void = () => {}): string {
+    const backbone = buildBackbone(config);
+    const file = join(temp, name);
+    scope(() => {
+      const state = new Map(backbone.stateDict());
+      edit(state);
+      saveSafetensors(file, state);
+    });
+    backbone.dispose();
+    return file;
+  }
+
+  it('loads a torchvision-layout file into the backbone of a network or a segmentation model, ignoring fc', () => {
+    const file = backboneFile('ok.safetensors', SMALL_BACKBONE, (state) => {
+      state.set('fc.weight', zeros([10, 64]));
+      state.set('fc.bias', zeros([10]));
+    });
+    const model = buildSegmentationModel({ network: SMALL, head: { kind: 'classifier', numClasses: 2 } });
+    try {
+      assert.deepEqual(loadBackboneWeights(model, file), { ignored: ['fc.weight', 'fc.bias'] });
+      assert.deepEqual(loadBackboneWeights(model.network, file), { ignored: ['fc.weight', 'fc.bias'] });
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('throws a CheckpointError naming the file and the mismatch (StateDictError as cause)', () => {
+    const network = buildModel(SMALL);
+    const wider = backboneFile('wider.safetensors', { ...SMALL_BACKBONE, widthMultiplier: 0.25 });
+    const prefixed = backboneFile('prefixed.safetensors', SMALL_BACKBONE, (state) => {
+      for (const [key, value] of [...state]) { state.delete(key); state.set(`module.${key}`, value); }
+    });
+    try {
+      assert.throws(() => loadBackboneWeights(network, wider), (error: unknown) =>
+        error instanceof CheckpointError && error.file === wider && error.message.startsWith(wider) &&
+        error.message.includes('do not match the resnet18 (widthMultiplier 0.125) backbone') &&
+        error.message.includes('shape mismatches conv1.weight: module has [8, 3, 7, 7], state dict has [16, 3, 7, 7]') &&
+        (error as { cause?: unknown }).cause instanceof StateDictError);
+      assert.throws(() => loadBackboneWeights(network, prefixed), (error: unknown) =>
+        error instanceof CheckpointError && /missing conv1\.weight, bn1\.weight/.test(error.message) &&
+        /keys carry a prefix \('module\.'\)/.test(error.message));
+      const missing = join(temp, 'absent.safetensors');
+      assert.throws(() => loadBackboneWeights(network, missing), (error: unknown) =>
+        error instanceof CheckpointError && error.file === missing && /cannot read/.test(error.message));
+      const garbage = join(temp, 'garbage.safetensors');
+      writeFileSync(garbage, 'not a safetensors file at all');
+      assert.throws(() => loadBackboneWeights(network, garbage), (error: unknown) => error instanceof CheckpointError && error.file === garbage);
+    } finally {
+      network.dispose();
+    }
+  });
+});

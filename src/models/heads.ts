@@ -1,0 +1,85 @@
+/**
+ * Heads on the decoder features. They are separate modules so that stage 2 drops the projection head
+ * of stage 1 and adds a classifier while every network weight stays (see SegmentationModel).
+ */
+import { BatchNorm2d, Conv2d, Layer, ReLU, Sequential } from '../nn/index.js';
+import type { Tensor } from '../torch/tensor.js';
+import { scope } from '../torch/scope.js';
+import { normalize } from '../torch/ops/functional.js';
+import { ShapeError } from '../errors.js';
+import { PROJECTION_DEFAULTS, expectPositiveInteger, type ProjectionHeadConfig } from './config.js';
+
+function expectChannels(input: Tensor, channels: number, what: string): void {
+  if (input.rank !== 4 || input.shape[1] !== channels) {
+    throw new ShapeError(`${what}: expected features [B, ${channels}, H, W], got [${input.shape.join(', ')}]`);
+  }
+}
+
+/**
+ * The projection head of Zhao et al. 2021 ("Contrastive Learning for Label Efficient Semantic
+ * Segmentation", arXiv:2012.06985, Sec. 4): 1x1 convolutions of `width` channels with ReLU between
+ * them (three by default), then unit L2 normalisation over channels.
+ * [B, inChannels, h, w] -> [B, width, h, w] with ||out[b, :, y, x]|| = 1.
+ * Convolutions carry a bias unless followed by BatchNorm (option `batchNorm`: BN before each hidden ReLU).
+ */
+export class ProjectionHead extends Layer {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly layerCount: number;
+  readonly batchNorm: boolean;
+  /** conv [, BN], ReLU, ..., conv: the pre-normalisation layers, named 0, 1, ... */
+  readonly layers: Sequential;
+
+  /** @throws ConfigError if layers or width is not a positive integer. */
+  constructor(inChannels: number, config: Omit<ProjectionHeadConfig, 'kind'> = {}) {
+    super();
+    const layerCount = config.layers ?? PROJECTION_DEFAULTS.layers;
+    const width = config.width ?? PROJECTION_DEFAULTS.width;
+    expectPositiveInteger(layerCount, 'projection head layers');
+    expectPositiveInteger(width, 'projection head width');
+    this.inChannels = inChannels;
+    this.outChannels = width;
+    this.layerCount = layerCount;
+    this.batchNorm = config.batchNorm ?? PROJECTION_DEFAULTS.batchNorm;
+    const layers: Layer[] = [];
+    for (let index = 0; index < layerCount; index++) {
+      const last = index === layerCount - 1;
+      const hiddenBn = this.batchNorm && !last;
+      layers.push(new Conv2d(index === 0 ? inChannels : width, width, { kernelSize: 1, bias: !hiddenBn }));
+      if (hiddenBn) layers.push(new BatchNorm2d(width));
+      if (!last) layers.push(new ReLU());
+    }
+    this.layers = this.registerModule('layers', new Sequential(...layers));
+  }
+
+  /** features [B, inChannels, h, w] (borrowed) -> unit-norm embeddings [B, width, h, w]. @throws ShapeError. */
+  forward(features: Tensor): Tensor {
+    expectChannels(features, this.inChannels, 'ProjectionHead');
+    return scope(() => normalize(this.layers.forward(features), 1)); // [B, D, h, w], unit norm over D
+  }
+}
+
+/** The pixel-wise classifier: one 1x1 convolution (with bias) to class logits. */
+export class Classifier extends Layer {
+  readonly inChannels: number;
+  readonly numClasses: number;
+  readonly conv: Conv2d;
+
+  /** @throws ConfigError if numClasses is not a positive integer. */
+  constructor(inChannels: number, numClasses: number) {
+    super();
+    expectPositiveInteger(numClasses, 'classifier numClasses');
+    this.inChannels = inChannels;
+    this.numClasses = numClasses;
+    this.conv = this.registerModule('conv', new Conv2d(inChannels, numClasses, { kernelSize: 1 }));
+  }
+
+  /** features [B, inChannels, h, w] (borrowed) -> logits [B, numClasses, h, w]. @throws ShapeError. */
+  forward(features: Tensor): Tensor {
+    expectChannels(features, this.inChannels, 'Classifier');
+    return this.conv.forward(features);
+  }
+}
+
+/** Any head a SegmentationModel can carry. */
+export type SegmentationHead = ProjectionHead | Classifier;

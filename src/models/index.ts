@@ -1,0 +1,18 @@
+/** Segmentation networks: ResNet backbones, DeepLabV3+, projection head and classifier, builders. */
+export type {
+  OutputStride, ResNetKind, ResNetBackboneConfig, BackboneConfig, DeepLabV3PlusConfig, ProjectionHeadConfig,
+  ClassifierConfig, HeadConfig, SegmentationModelConfig,
+} from './config.js';
+export { DEEPLAB_DEFAULTS, PROJECTION_DEFAULTS } from './config.js';
+export { Backbone, type BackboneFeatures } from './backbones/backbone.js';
+export { ResNetBackbone, BasicBlock, Bottleneck } from './backbones/resnet.js';
+export { ASPP, ASPPConv, ASPPPooling, asppRates, ASPP_RATES_OS16 } from './aspp.js';
+export { DeepLabV3PlusDecoder } from './decoder.js';
+export { DeepLabV3Plus } from './deeplabv3plus.js';
+export { ProjectionHead, Classifier, type SegmentationHead } from './heads.js';
+export { SegmentationModel } from './segmentation-model.js';
+export { AdaptiveAvgPool2d, LayerList } from './layers.js';
+export {
+  buildBackbone, buildModel, buildHead, buildSegmentationModel, loadBackboneWeights, IMAGENET_CLASSIFIER_KEYS,
+  type LoadBackboneWeightsResult,
+} from './build.js';

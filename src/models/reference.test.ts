@@ -1,0 +1,147 @@
+/**
+ * Oracle tests against PyTorch (scripts/fixtures/models.py -> fixtures/models.json): torchvision's
+ * ResNet names, shapes and parameter counts; DeepLabV3+ parameter counts; forward passes of networks
+ * whose weights both sides compute from one formula; a torchvision-layout checkpoint written by the
+ * documented conversion snippet.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { noGrad, scope } from '../torch/scope.js';
+import type { Tensor } from '../torch/tensor.js';
+import { interpolate } from '../torch/ops/functional.js';
+import { buildModel, buildBackbone, loadBackboneWeights } from './build.js';
+import { Classifier, ProjectionHead } from './heads.js';
+import { fillByFormula, formulaInput } from './formula-weights.js';
+import type { DeepLabV3PlusConfig, OutputStride, ResNetKind } from './config.js';
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+interface Summary { shape: number[]; sample: number[]; sum: number; absSum: number; sqSum: number }
+interface Case {
+  name: string; kind: ResNetKind; outputStride: OutputStride; width: number; aspp: number; reduction: number;
+  decoder: number; input: number[]; features: Summary; embeddings?: Summary; logits?: Summary;
+}
+interface Fixture {
+  sampleStep: number;
+  torchvision: Record<ResNetKind, { keys: [string, number[]][]; parameterCount: number; fcParameterCount: number }>;
+  counts: { deeplabv3plus: Record<ResNetKind, number>; heads: { projection: number; projectionBatchNorm: number; classifier21: number } };
+  evalCases: Case[];
+  trainCase: Case & { loss: number; runningMean: Record<string, Summary>; grads: Record<string, Summary> };
+  checkpoint: { file: string; kind: ResNetKind; outputStride: OutputStride; width: number; input: number[]; low: Summary; high: Summary };
+}
+
+const fixture = JSON.parse(readFileSync(join(FIXTURES, 'models.json'), 'utf8')) as Fixture;
+const TOLERANCE = 1e-4;
+
+/** Max abs error over the sampled elements <= 1e-4; float64 checksums within 1e-5 relative. */
+function assertMatches(actual: Tensor, expected: Summary, what: string): void {
+  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
+  const values = actual.toArray();
+  let maxError = 0;
+  expected.sample.forEach((value, i) => { maxError = Math.max(maxError, Math.abs(values[i * fixture.sampleStep] - value)); });
+  assert.equal(Math.ceil(values.length / fixture.sampleStep), expected.sample.length, `${what}: sample size`);
+  assert.ok(maxError <= TOLERANCE, `${what}: max abs error ${maxError} > ${TOLERANCE}`);
+  let sum = 0; let absSum = 0; let sqSum = 0;
+  for (const value of values) { sum += value; absSum += Math.abs(value); sqSum += value * value; }
+  assert.ok(Math.abs(sum - expected.sum) <= 1e-5 * expected.absSum, `${what}: sum ${sum} vs ${expected.sum}`);
+  assert.ok(Math.abs(absSum - expected.absSum) <= 1e-5 * expected.absSum, `${what}: abs sum ${absSum} vs ${expected.absSum}`);
+  assert.ok(Math.abs(sqSum - expected.sqSum) <= 1e-5 * expected.sqSum, `${what}: square sum ${sqSum} vs ${expected.sqSum}`);
+}
+
+function caseConfig(c: Case, asppDropout?: number): DeepLabV3PlusConfig {
+  return { backbone: { kind: c.kind, outputStride: c.outputStride, widthMultiplier: c.width },
+    asppChannels: c.aspp, reductionChannels: c.reduction, decoderChannels: c.decoder, asppDropout };
+}
+
+describe('torchvision ResNet compatibility (width 1)', () => {
+  for (const kind of ['resnet18', 'resnet34', 'resnet50'] as const) {
+    it(`${kind}: backbone keys, shapes and parameter count equal torchvision's (fc excluded); DeepLabV3+ count equals the reference`, () => {
+      const reference = fixture.torchvision[kind];
+      const network = buildModel({ backbone: { kind, outputStride: 16 } });
+      try {
+        const keys = [...network.backbone.stateDict()].map(([name, value]) => [name, value.shape]);
+        assert.deepEqual(keys, reference.keys);
+        assert.equal(network.backbone.parameterCount(), reference.parameterCount - reference.fcParameterCount);
+        assert.equal(network.parameterCount(), fixture.counts.deeplabv3plus[kind]);
+      } finally {
+        network.dispose();
+      }
+    });
+  }
+
+  it('head parameter counts equal the reference', () => {
+    const heads = [new ProjectionHead(256), new ProjectionHead(256, { batchNorm: true }), new Classifier(256, 21)];
+    assert.deepEqual(heads.map((head) => head.parameterCount()),
+      [fixture.counts.heads.projection, fixture.counts.heads.projectionBatchNorm, fixture.counts.heads.classifier21]);
+    for (const head of heads) head.dispose();
+  });
+});
+
+describe('forward passes match PyTorch (formula weights, eval mode)', () => {
+  for (const c of fixture.evalCases) {
+    it(`${c.name} (width ${c.width}, input [${c.input.join(', ')}])`, () => {
+      const network = buildModel(caseConfig(c)).eval();
+      fillByFormula(network);
+      const heads = c.embeddings === undefined ? null : { projection: new ProjectionHead(c.decoder), classifier: new Classifier(c.decoder, 5) };
+      if (heads !== null) { fillByFormula(heads.projection); fillByFormula(heads.classifier); }
+      try {
+        noGrad(() => scope(() => {
+          const images = formulaInput(c.input);
+          const features = network.forward(images);
+          assertMatches(features, c.features, `${c.name} features`);
+          if (heads !== null && c.embeddings !== undefined && c.logits !== undefined) {
+            assertMatches(heads.projection.forward(features), c.embeddings, `${c.name} embeddings`);
+            const logits = interpolate(heads.classifier.forward(features), [c.input[2], c.input[3]], 'bilinear', false);
+            assertMatches(logits, c.logits, `${c.name} logits`);
+          }
+        }));
+      } finally {
+        network.dispose();
+        if (heads !== null) { heads.projection.dispose(); heads.classifier.dispose(); }
+      }
+    });
+  }
+
+  it(`${fixture.trainCase.name}: training mode (dropout 0) matches outputs, running statistics and gradients`, () => {
+    const c = fixture.trainCase;
+    const network = buildModel(caseConfig(c, 0)).train();
+    fillByFormula(network);
+    try {
+      scope(() => {
+        const features = network.forward(formulaInput(c.input));
+        assertMatches(features, c.features, 'train features');
+        const loss = features.mul(features).mean();
+        assert.ok(Math.abs(loss.item() - c.loss) <= 1e-5 * Math.abs(c.loss), `loss ${loss.item()} vs ${c.loss}`);
+        loss.backward();
+        const state = network.stateDict();
+        for (const [name, expected] of Object.entries(c.runningMean)) assertMatches(state.get(name) as Tensor, expected, name);
+        const parameters = new Map(network.namedParameters());
+        for (const [name, expected] of Object.entries(c.grads)) assertMatches(parameters.get(name)?.grad as Tensor, expected, `${name}.grad`);
+      });
+    } finally {
+      network.dispose();
+    }
+  });
+});
+
+describe('torchvision-layout checkpoint written by the documented snippet', () => {
+  it('loads with loadBackboneWeights (fc ignored) and reproduces PyTorch\'s features', () => {
+    const c = fixture.checkpoint;
+    const backbone = buildBackbone({ kind: c.kind, outputStride: c.outputStride, widthMultiplier: c.width });
+    try {
+      const result = loadBackboneWeights(backbone, join(FIXTURES, c.file));
+      assert.deepEqual(result.ignored, ['fc.weight', 'fc.bias']);
+      backbone.eval();
+      noGrad(() => scope(() => {
+        const { low, high } = backbone.forward(formulaInput(c.input));
+        assertMatches(low, c.low, 'low');
+        assertMatches(high, c.high, 'high');
+      }));
+    } finally {
+      backbone.dispose();
+    }
+  });
+});
