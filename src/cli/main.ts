@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * The contraseg command line: `contraseg <command> [options]`. argv -> a validated Command (a
+ * discriminated union) -> one call. This is the only module that calls process.exit: ContrasegErrors
+ * become an exit code and a one-line message without stack; anything else is a bug and prints its stack.
+ * To add a command: a module with its parser and runner, a member of Command, a case in each switch.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, ContrasegError, type ErrorCode } from '../errors.js';
+import type { CliIO } from './args.js';
+import { INFO_USAGE, parseInfoArgs, runInfo, type InfoOptions } from './info.js';
+
+/** A parsed command line. */
+export type Command =
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'info'; readonly options: InfoOptions };
+
+/** Usage of the whole tool. */
+export const USAGE = `usage: contraseg <command> [options]
+
+commands:
+  info     dataset statistics: image count, sizes, class pixel shares
+Run "contraseg <command> --help" for the options of a command.`;
+
+/** Exit status of each error code (0 = success, 1 = unexpected failure, i.e. a bug). */
+export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
+  CONFIG: 2,
+  DATASET: 3,
+  CHECKPOINT: 4,
+  STATE_DICT: 5,
+  SHAPE: 6,
+  ENGINE: 7,
+};
+
+/**
+ * Parses argv (without the node and script paths) into a Command.
+ * @throws ConfigError for an unknown command or invalid options.
+ */
+export function parseCommand(argv: readonly string[]): Command {
+  const [name, ...rest] = argv;
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  switch (name) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return { kind: 'help', text: USAGE };
+    case 'info':
+      return wantsHelp ? { kind: 'help', text: INFO_USAGE } : { kind: 'info', options: parseInfoArgs(rest) };
+    default:
+      throw new ConfigError(`unknown command "${name}".\n${USAGE}`);
+  }
+}
+
+/** Runs a parsed command. */
+export async function runCommand(command: Command, io: CliIO): Promise<void> {
+  switch (command.kind) {
+    case 'help':
+      io.stdout(`${command.text}\n`);
+      return;
+    case 'info':
+      return runInfo(command.options, io);
+    default: {
+      const unreachable: never = command;
+      throw new ConfigError(`unhandled command ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/** Runs the command line and returns the exit status; prints errors to io.stderr. Never exits the process. */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  try {
+    await runCommand(parseCommand(argv), io);
+    return 0;
+  } catch (error) {
+    if (error instanceof ContrasegError) {
+      io.stderr(`contraseg: ${error.message}\n`);
+      return EXIT_CODES[error.code];
+    }
+    io.stderr(`contraseg: unexpected error (please report it):\n${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+function isMainModule(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  const io: CliIO = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+  const code = await runCli(process.argv.slice(2), io);
+  // exit once stdout has drained (a large --json output to a pipe would otherwise be cut)
+  process.stdout.write('', () => process.exit(code));
+}
