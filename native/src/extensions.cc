@@ -3,5 +3,13 @@
 #include "common.h"
 
 namespace cs {
-void registerExtensions(Napi::Env env, Napi::Object exports) {}
+void registerContrastiveKernel(Napi::Env env, Napi::Object exports);
+void registerContrastiveSupervised(Napi::Env env, Napi::Object exports);
+void registerContrastiveOfficial(Napi::Env env, Napi::Object exports);
+
+void registerExtensions(Napi::Env env, Napi::Object exports) {
+  registerContrastiveKernel(env, exports);
+  registerContrastiveSupervised(env, exports);
+  registerContrastiveOfficial(env, exports);
+}
 }  // namespace cs
