@@ -8,6 +8,7 @@ import { manualSeed, randn, zeros } from '../torch/creation.js';
 import { liveTensorCount, noGrad, scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { loadSafetensors, saveSafetensors } from '../torch/safetensors.js';
+import { toMemoryFormat } from '../torch/ops/functional.js';
 import { ShapeError, StateDictError } from '../errors.js';
 
 class Block extends Layer {
@@ -126,5 +127,25 @@ test('forward and backward through modules leak no tensors', () => {
   }
   net.zeroGrad();
   assert.equal(liveTensorCount(), before);
+  net.dispose();
+});
+
+test('channels-last parameters and inputs give the same outputs and gradients as contiguous ones', () => {
+  manualSeed(5);
+  const net = new Sequential(new Block(3, 4), new Conv2d(4, 2, { kernelSize: 1 })); // no dropout: two passes must agree
+  scope(() => {
+    const input = randn([2, 3, 8, 8]);
+    const reference = net.forward(input);
+    reference.sum().backward();
+    const referenceGrad = (net.parameters()[0].grad as Tensor).toTypedArray();
+    net.zeroGrad();
+    net.setMemoryFormat('channels_last');
+    const output = net.forward(toMemoryFormat(input, 'channels_last'));
+    output.sum().backward();
+    assert.deepEqual(output.shape, reference.shape);
+    assert.ok(output.sub(reference).abs().amax().item() < 1e-5);
+    const grad = (net.parameters()[0].grad as Tensor).toTypedArray();
+    assert.ok(grad.every((value, i) => Math.abs(Number(value) - Number(referenceGrad[i])) < 1e-4));
+  });
   net.dispose();
 });

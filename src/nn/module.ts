@@ -7,6 +7,9 @@ import { native } from '../torch/native.js';
 import type { Tensor } from '../torch/tensor.js';
 import { StateDictError } from '../errors.js';
 
+/** Memory layouts of 4-D tensors: shapes stay NCHW either way. */
+export type MemoryFormat = 'contiguous' | 'channels_last';
+
 /** Name -> tensor, as produced by stateDict() and read from safetensors files. */
 export type StateDict = Map<string, Tensor>;
 
@@ -108,6 +111,16 @@ export abstract class Module {
   /** Evaluation mode (train(false)). Returns this. */
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Re-lays every 4-D parameter and buffer in place: 'channels_last' stores NHWC in memory (shapes stay
+   * NCHW), which lets oneDNN convolutions skip layout reorders when inputs are channels-last too.
+   * Returns this.
+   */
+  setMemoryFormat(format: MemoryFormat): this {
+    for (const [, tensor] of this.stateDict()) native.setMemoryFormat(tensor.handle, format === 'channels_last');
+    return this;
   }
 
   /** Drops the gradients of every parameter. */

@@ -125,3 +125,9 @@ export function normalize(input: Tensor, dim = 1, p = 2, eps = 1e-12): Tensor {
 export function bincount(input: Tensor, minlength = 0, weights: Tensor | null = null): Tensor {
   return wrap(native.bincount(input.handle, weights?.handle ?? null, minlength));
 }
+
+/** A copy of a 4-D tensor laid out channels-last (NHWC in memory; the shape stays NCHW), or back to contiguous. */
+export function toMemoryFormat(input: Tensor, format: 'contiguous' | 'channels_last'): Tensor {
+  expectNCHW(input, 'toMemoryFormat');
+  return wrap(native.channelsLast(input.handle, format === 'channels_last'));
+}
