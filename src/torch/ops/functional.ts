@@ -44,8 +44,16 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
-/** Batch normalisation over the channel dim of [B, C, ...] (torch.nn.functional.batch_norm). */
+/**
+ * Batch normalisation over the channel dim of [B, C, ...] (torch.nn.functional.batch_norm).
+ * @throws ShapeError in training when a channel has a single value (its variance is undefined).
+ */
 export function batchNorm(input: Tensor, options: BatchNormOptions): Tensor {
+  const shape = input.shape;
+  if (options.training && shape.length >= 2 && shape.reduce((product, dim, i) => (i === 1 ? product : product * dim), 1) === 1) {
+    throw new ShapeError(`batchNorm: expected more than 1 value per channel when training, got input shape [${shape.join(', ')}]. ` +
+      'Use a batch of at least 2 (or larger spatial size), or evaluation mode.');
+  }
   return wrap(native.batchNorm(input.handle, options.weight?.handle ?? null, options.bias?.handle ?? null,
     options.runningMean?.handle ?? null, options.runningVar?.handle ?? null, options.training,
     options.momentum ?? 0.1, options.eps ?? 1e-5));
