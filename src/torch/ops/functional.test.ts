@@ -89,6 +89,13 @@ describe('functionals reject bad input with clear errors', () => {
       error instanceof EngineError && /unknown mode 'bicubic'; expected bilinear or nearest/.test(error.message));
   }));
 
+  it('batchNorm in training with one value per channel throws ShapeError, as PyTorch does', () => scope(() => {
+    assert.throws(() => F.batchNorm(zeros([1, 3, 1, 1]), { training: true }), (error: unknown) =>
+      error instanceof ShapeError && /expected more than 1 value per channel when training, got input shape \[1, 3, 1, 1\]/.test(error.message));
+    assert.deepEqual(F.batchNorm(zeros([1, 3, 1, 2]), { training: true }).shape, [1, 3, 1, 2]); // two values: fine
+    assert.deepEqual(F.batchNorm(zeros([1, 3]), { runningMean: zeros([3]), runningVar: ones([3]), training: false }).shape, [1, 3]);
+  }));
+
   it('batchNorm with running statistics of the wrong length throws EngineError', () => scope(() => {
     assert.throws(() => F.batchNorm(zeros([2, 3, 2, 2]), { runningMean: zeros([4]), runningVar: ones([4]), training: false }),
       (error: unknown) => error instanceof EngineError && /running_mean should contain 3 elements not 4/.test(error.message));
