@@ -8,7 +8,8 @@ import { BatchNorm2d, Conv2d, type Layer, ReLU, Sequential } from '../../src/nn/
 import { SGD } from '../../src/torch/optim/sgd.js';
 import { manualSeed, randint, randn } from '../../src/torch/creation.js';
 import { keep, noGrad, scope } from '../../src/torch/scope.js';
-import { crossEntropy, interpolate } from '../../src/torch/ops/functional.js';
+import { crossEntropy, interpolate, toMemoryFormat } from '../../src/torch/ops/functional.js';
+import { fuseSequentialForInference } from '../../src/nn/fuse.js';
 import type { Tensor } from '../../src/torch/tensor.js';
 
 /** Classes of the benchmark's label maps. */
@@ -36,6 +37,10 @@ export interface StepTimingOptions {
   warmup?: number;
   batch?: number;
   size?: number;
+  /** Parameters and inputs in channels-last layout (oneDNN without reorders). */
+  channelsLast?: boolean;
+  /** Inference with BatchNorm folded into the convolutions. */
+  fuseEval?: boolean;
 }
 
 function median(values: number[]): number {
@@ -52,10 +57,15 @@ export function timeContrasegSteps(options: StepTimingOptions = {}): { trainMs: 
   const size = options.size ?? 128;
   manualSeed(0);
   const net = buildBenchNet();
+  if (options.channelsLast === true) net.setMemoryFormat('channels_last');
   const optimizer = new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
-  const images = keep(randn([batch, 3, size, size]));
+  const images = keep(scope(() => {
+    const drawn = randn([batch, 3, size, size]);
+    return options.channelsLast === true ? toMemoryFormat(drawn, 'channels_last') : drawn;
+  }));
   const labels = keep(randint(0, BENCH_CLASSES, [batch, size, size]));
-  const forward = (): Tensor => interpolate(net.forward(images), [size, size], 'bilinear', false);
+  let model: Sequential = net;
+  const forward = (): Tensor => interpolate(model.forward(images), [size, size], 'bilinear', false);
   const trainTimes: number[] = [];
   for (let step = 0; step < warmup + steps; step++) {
     const start = performance.now();
@@ -68,12 +78,15 @@ export function timeContrasegSteps(options: StepTimingOptions = {}): { trainMs: 
     if (step >= warmup) trainTimes.push(performance.now() - start);
   }
   net.eval();
+  const fused = options.fuseEval === true ? fuseSequentialForInference(net) : undefined;
+  if (fused !== undefined) model = fused.model;
   const inferTimes: number[] = [];
   for (let step = 0; step < warmup + steps; step++) {
     const start = performance.now();
     noGrad(() => scope(() => { forward(); }));
     if (step >= warmup) inferTimes.push(performance.now() - start);
   }
+  fused?.owned.forEach((conv) => conv.dispose());
   optimizer.dispose();
   net.dispose();
   images.dispose();

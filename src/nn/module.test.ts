@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchNorm2d, Conv2d, Dropout, Identity, Layer, ReLU, Sequential } from './layers.js';
+import { fuseSequentialForInference } from './fuse.js';
 import { manualSeed, randn, zeros } from '../torch/creation.js';
 import { liveTensorCount, noGrad, scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -147,5 +148,25 @@ test('channels-last parameters and inputs give the same outputs and gradients as
     const grad = (net.parameters()[0].grad as Tensor).toTypedArray();
     assert.ok(grad.every((value, i) => Math.abs(Number(value) - Number(referenceGrad[i])) < 1e-4));
   });
+  net.dispose();
+});
+
+test('fusing BatchNorm into the preceding convolution keeps eval outputs', () => {
+  manualSeed(8);
+  const net = new Sequential(new Conv2d(3, 6, { kernelSize: 3, padding: 1, bias: false }), new BatchNorm2d(6), new ReLU(),
+    new Conv2d(6, 4, { kernelSize: 3, stride: 2, padding: 1 }), new BatchNorm2d(4), new Conv2d(4, 2, { kernelSize: 1 }));
+  scope(() => { for (let i = 0; i < 3; i++) net.forward(randn([4, 3, 8, 8]).mul(2).add(1)); }); // non-trivial running stats
+  net.eval();
+  const before = liveTensorCount();
+  const { model: fused, owned } = fuseSequentialForInference(net);
+  assert.equal(fused.layers.length, 4);
+  noGrad(() => scope(() => {
+    const input = randn([2, 3, 8, 8]);
+    const expected = net.forward(input);
+    const actual = fused.forward(input);
+    assert.ok(actual.sub(expected).abs().amax().item() < 1e-5);
+  }));
+  owned.forEach((conv) => conv.dispose());
+  assert.equal(liveTensorCount(), before);
   net.dispose();
 });
