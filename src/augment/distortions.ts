@@ -90,10 +90,20 @@ function writeHsv(data: Float32Array, offset: number, hue: number, saturation: n
   const p = clamp01(value * (1 - saturation));
   const q = clamp01(value * (1 - saturation * f));
   const t = clamp01(value * (1 - saturation * (1 - f)));
-  const rgb = [[value, t, p], [q, value, p], [p, value, t], [p, q, value], [t, p, value], [value, p, q]][((floor % 6) + 6) % 6] as number[];
-  data[offset] = rgb[0] as number;
-  data[offset + 1] = rgb[1] as number;
-  data[offset + 2] = rgb[2] as number;
+  let r: number;
+  let g: number;
+  let b: number;
+  switch (((floor % 6) + 6) % 6) {
+    case 0: r = value; g = t; b = p; break;
+    case 1: r = q; g = value; b = p; break;
+    case 2: r = p; g = value; b = t; break;
+    case 3: r = p; g = q; b = value; break;
+    case 4: r = t; g = p; b = value; break;
+    default: r = value; g = p; b = q;
+  }
+  data[offset] = r;
+  data[offset + 1] = g;
+  data[offset + 2] = b;
 }
 
 /** Index into [0, size) with mirror reflection at both ends (no edge repeat), as torch's reflect padding. */
@@ -119,6 +129,13 @@ export function gaussianKernel(kernelSize: number, sigma: number): Float64Array 
   return kernel;
 }
 
+/** Source index of every padded position -half..size-1+half under reflect padding. */
+function reflectedIndices(size: number, half: number): Int32Array {
+  const indices = new Int32Array(size + 2 * half);
+  for (let i = 0; i < indices.length; i++) indices[i] = reflect(i - half, size);
+  return indices;
+}
+
 /**
  * Gaussian blur with an odd `kernelSize` and standard deviation `sigma` (pixels), reflect padding;
  * separable (rows, then columns).
@@ -131,31 +148,44 @@ export function gaussianBlur(image: FloatImage, kernelSize: number, sigma: numbe
   const { width, height, data } = image;
   const kernel = gaussianKernel(kernelSize, sigma);
   const half = (kernelSize - 1) / 2;
+  const rowStride = width * 3;
+  // rows: gather each row with reflected borders, then a plain dot product per output value
+  const columns = reflectedIndices(width, half);
+  const padded = new Float64Array((width + 2 * half) * 3);
   const rows = new Float32Array(data.length);
   for (let y = 0; y < height; y++) {
-    const row = y * width * 3;
+    const row = y * rowStride;
+    for (let i = 0; i < columns.length; i++) {
+      const source = row + (columns[i] as number) * 3;
+      padded[i * 3] = data[source] as number;
+      padded[i * 3 + 1] = data[source + 1] as number;
+      padded[i * 3 + 2] = data[source + 2] as number;
+    }
     for (let x = 0; x < width; x++) {
       let r = 0;
       let g = 0;
       let b = 0;
-      for (let k = 0; k < kernelSize; k++) {
-        const source = row + reflect(x + k - half, width) * 3;
-        const w = kernel[k] as number;
-        r += w * (data[source] as number);
-        g += w * (data[source + 1] as number);
-        b += w * (data[source + 2] as number);
+      for (let k = 0, p = x * 3; k < kernelSize; k++, p += 3) {
+        const weight = kernel[k] as number;
+        r += weight * (padded[p] as number);
+        g += weight * (padded[p + 1] as number);
+        b += weight * (padded[p + 2] as number);
       }
-      const o = row + x * 3;
-      rows[o] = r;
-      rows[o + 1] = g;
-      rows[o + 2] = b;
+      rows[row + x * 3] = r;
+      rows[row + x * 3 + 1] = g;
+      rows[row + x * 3 + 2] = b;
     }
   }
+  // columns: accumulate whole rows, weighted, into each output row
+  const rowOffsets = reflectedIndices(height, half);
+  const accumulator = new Float64Array(rowStride);
   for (let y = 0; y < height; y++) {
-    for (let i = 0; i < width * 3; i++) {
-      let sum = 0;
-      for (let k = 0; k < kernelSize; k++) sum += (kernel[k] as number) * (rows[reflect(y + k - half, height) * width * 3 + i] as number);
-      data[y * width * 3 + i] = sum;
+    accumulator.fill(0);
+    for (let k = 0; k < kernelSize; k++) {
+      const weight = kernel[k] as number;
+      const source = (rowOffsets[y + k] as number) * rowStride;
+      for (let i = 0; i < rowStride; i++) accumulator[i] = (accumulator[i] as number) + weight * (rows[source + i] as number);
     }
+    data.set(accumulator, y * rowStride);
   }
 }
