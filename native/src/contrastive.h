@@ -49,6 +49,21 @@ void accumulateChunkGradients(const at::Tensor& anchors, const at::Tensor& colum
                               Workspaces& workspaces, const ChunkVisitor& coefficients, at::Tensor gradAnchors,
                               at::Tensor gradColumns);
 
+// A rectangle of A^T G: anchors [anchorBegin, +anchorCount) against columns [columnBegin, +columnCount).
+struct Block {
+  int64_t anchorBegin, anchorCount, columnBegin, columnCount;
+};
+
+// forEachRowChunk over many small blocks that are disjoint in rows and in columns (the same-class blocks
+// of the cross-image loss): blocks run in parallel, each visiting its rows in chunks on one thread, so
+// one parallel region serves them all. `begin` is the absolute row in A; s holds the block's columns.
+void forEachBlockChunk(const at::Tensor& anchors, const at::Tensor& columns, const std::vector<Block>& blocks,
+                       double tau, Workspaces& workspaces, const ChunkVisitor& visit);
+// accumulateChunkGradients over such blocks; gradients go to the blocks' rows and columns directly.
+void accumulateBlockGradients(const at::Tensor& anchors, const at::Tensor& columns, const std::vector<Block>& blocks,
+                              double tau, Workspaces& workspaces, const ChunkVisitor& coefficients,
+                              at::Tensor gradAnchors, at::Tensor gradColumns);
+
 // log(sum_k exp(s[r, k])) per row, computed stably; overwrites s. Rows that are all -inf give -inf.
 at::Tensor rowLogSumExpInPlace(at::Tensor& s);
 

@@ -107,6 +107,58 @@ void accumulateChunkGradients(const at::Tensor& anchors, const at::Tensor& colum
   }
 }
 
+namespace {
+// Runs body(block, begin, rows, workspace) over the row chunks of every block, blocks in parallel.
+template <typename Body>
+void forEachBlock(const std::vector<Block>& blocks, Workspaces& workspaces, const Body& body) {
+  const int64_t threads = static_cast<int64_t>(workspaces.size());
+  at::parallel_for(0, static_cast<int64_t>(blocks.size()), 1, [&](int64_t first, int64_t last) {
+    at::NoGradGuard noGrad;
+    Workspace& workspace = workspaces[std::min<int64_t>(at::get_thread_num(), threads - 1)];
+    for (int64_t index = first; index < last; index++) {
+      const Block& block = blocks[index];
+      const int64_t chunk = chunkRows(block.anchorCount, block.columnCount, 1);
+      for (int64_t offset = 0; offset < block.anchorCount; offset += chunk) {
+        body(block, block.anchorBegin + offset, std::min(chunk, block.anchorCount - offset), workspace);
+      }
+    }
+  });
+}
+
+at::Tensor blockSimilarities(const at::Tensor& anchors, const at::Tensor& columns, const Block& block, int64_t begin,
+                             int64_t rows, double tau, Workspace& workspace) {
+  at::Tensor s = workspace.get(kSimilaritySlot, {rows, block.columnCount}, columns.options());
+  s.addmm_(anchors.narrow(1, begin, rows).t(), columns.narrow(1, block.columnBegin, block.columnCount), 0, 1.0 / tau);
+  return s;
+}
+}  // namespace
+
+void forEachBlockChunk(const at::Tensor& anchors, const at::Tensor& columns, const std::vector<Block>& blocks,
+                       double tau, Workspaces& workspaces, const ChunkVisitor& visit) {
+  checkPair(anchors, columns);
+  forEachBlock(blocks, workspaces, [&](const Block& block, int64_t begin, int64_t rows, Workspace& workspace) {
+    at::Tensor s = blockSimilarities(anchors, columns, block, begin, rows, tau, workspace);
+    visit(begin, s, workspace);
+  });
+}
+
+void accumulateBlockGradients(const at::Tensor& anchors, const at::Tensor& columns, const std::vector<Block>& blocks,
+                              double tau, Workspaces& workspaces, const ChunkVisitor& coefficients,
+                              at::Tensor gradAnchors, at::Tensor gradColumns) {
+  checkPair(anchors, columns);
+  forEachBlock(blocks, workspaces, [&](const Block& block, int64_t begin, int64_t rows, Workspace& workspace) {
+    at::Tensor s = blockSimilarities(anchors, columns, block, begin, rows, tau, workspace);
+    coefficients(begin, s, workspace);
+    if (gradAnchors.defined()) {
+      gradAnchors.narrow(1, begin, rows).addmm_(columns.narrow(1, block.columnBegin, block.columnCount), s.t(), 1,
+                                                1.0 / tau);
+    }
+    if (gradColumns.defined()) {
+      gradColumns.narrow(1, block.columnBegin, block.columnCount).addmm_(anchors.narrow(1, begin, rows), s, 1, 1.0 / tau);
+    }
+  });
+}
+
 at::Tensor rowLogSumExpInPlace(at::Tensor& s) {
   at::Tensor maxima = s.amax({1}, true);  // [rows, 1]
   maxima.masked_fill_(maxima.isinf(), 0);  // all -inf rows: exp(-inf - 0) = 0, log(0) = -inf

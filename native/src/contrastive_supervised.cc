@@ -34,18 +34,13 @@ using torch::autograd::variable_list;
 
 enum class Kind : int64_t { Within = 0, Cross = 1, Batch = 2 };
 
-// Cross only: anchors [anchorBegin, +anchorCount) and partner pixels [columnBegin, +columnCount) share a class.
-struct Block {
-  int64_t anchorBegin, anchorCount, columnBegin, columnCount;
-};
-
 struct Group {
   Pixels anchors;   // kept anchors of view 1 (at least one positive), sorted by class
   Pixels contrast;  // valid pixels of view 2 of the same image(s): always in the denominator
   Pixels partner;   // cross: valid pixels of the partner's view 2, sorted by class (positives only)
   at::Tensor anchorClass, contrastClass, partnerClass;  // compact class ids, int64
   at::Tensor positives;                                 // [K] int64: positives per class
-  std::vector<Block> blocks;
+  std::vector<Block> blocks;  // cross: anchors x partner pixels of one class each
   double weight = 0;
 };
 
@@ -162,18 +157,14 @@ LseVisitor storeLse(at::Tensor target) {
 
 // lse(p) over K(p) for every anchor of the group, [N].
 at::Tensor groupLogSumExp(const Group& group, const GroupFeatures& features, double tau, Workspaces& workspaces) {
-  at::Tensor lse = at::full({group.anchors.count()}, -std::numeric_limits<double>::infinity(),
-                            features.anchors.options());
+  const double infinity = std::numeric_limits<double>::infinity();
+  at::Tensor lse = at::full({group.anchors.count()}, -infinity, features.anchors.options());
   if (group.contrast.count() > 0) forEachRowChunk(features.anchors, features.contrast, tau, workspaces, storeLse(lse));
-  for (const Block& block : group.blocks) {
-    at::Tensor rows = lse.narrow(0, block.anchorBegin, block.anchorCount);
-    at::Tensor part = at::empty_like(rows);
-    forEachRowChunk(features.anchors.narrow(1, block.anchorBegin, block.anchorCount),
-                    features.partner.narrow(1, block.columnBegin, block.columnCount), tau, workspaces,
-                    storeLse(part));
-    rows.copy_(at::logaddexp(rows, part));
-  }
-  return lse;
+  if (group.blocks.empty()) return lse;
+  // The partner's same-class pixels: a partial lse per anchor, merged online.
+  at::Tensor partnerLse = at::full_like(lse, -infinity);
+  forEachBlockChunk(features.anchors, features.partner, group.blocks, tau, workspaces, storeLse(partnerLse));
+  return at::logaddexp(lse, partnerLse);
 }
 
 // sum_p w l(p) for one group; `lse` receives lse(p).
@@ -197,19 +188,13 @@ void groupBackward(const Group& group, const GroupFeatures& features, const at::
       s.sub_(rowLse.narrow(0, begin, s.size(0)).unsqueeze(1)).exp_().mul_(scale);
     };
   };
-  auto narrowed = [](const at::Tensor& grad, int64_t begin, int64_t count) {
-    return grad.defined() ? grad.narrow(1, begin, count) : at::Tensor();
-  };
   if (group.contrast.count() > 0) {
     accumulateChunkGradients(features.anchors, features.contrast, tau, workspaces, softmaxWeights(lse), grads.anchors,
                              grads.contrast);
   }
-  for (const Block& block : group.blocks) {
-    accumulateChunkGradients(features.anchors.narrow(1, block.anchorBegin, block.anchorCount),
-                             features.partner.narrow(1, block.columnBegin, block.columnCount), tau, workspaces,
-                             softmaxWeights(lse.narrow(0, block.anchorBegin, block.anchorCount)),
-                             narrowed(grads.anchors, block.anchorBegin, block.anchorCount),
-                             narrowed(grads.partner, block.columnBegin, block.columnCount));
+  if (!group.blocks.empty()) {
+    accumulateBlockGradients(features.anchors, features.partner, group.blocks, tau, workspaces, softmaxWeights(lse),
+                             grads.anchors, grads.partner);
   }
   // The linear positive term.
   if (grads.anchors.defined()) {
