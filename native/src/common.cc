@@ -1,5 +1,6 @@
 #include "common.h"
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 namespace cs {
@@ -54,15 +55,23 @@ void disposeTensor(const Napi::Value& value) {
 
 int64_t liveTensorCount() { return liveCount.load(); }
 
+static int64_t integral(const Napi::Value& item, const char* what) {
+  double number = item.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || number != std::floor(number)) {
+    throw Napi::TypeError::New(item.Env(), std::string(what) + ": expected integers, got " + std::to_string(number));
+  }
+  return static_cast<int64_t>(number);
+}
+
 std::vector<int64_t> toIntList(const Napi::Value& value, const char* what) {
-  if (value.IsNumber()) return {value.As<Napi::Number>().Int64Value()};
+  if (value.IsNumber()) return {integral(value, what)};
   if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected an array of integers");
   auto array = value.As<Napi::Array>();
   std::vector<int64_t> out(array.Length());
   for (uint32_t i = 0; i < array.Length(); i++) {
     Napi::Value item = array[i];
     if (!item.IsNumber()) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected integers");
-    out[i] = item.As<Napi::Number>().Int64Value();
+    out[i] = integral(item, what);
   }
   return out;
 }
@@ -107,7 +116,7 @@ double toDouble(const Napi::Value& value, const char* what) {
 
 int64_t toInt(const Napi::Value& value, const char* what) {
   if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected an integer");
-  return value.As<Napi::Number>().Int64Value();
+  return integral(value, what);
 }
 
 bool toBool(const Napi::Value& value, const char* what) {

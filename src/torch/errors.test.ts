@@ -60,3 +60,19 @@ describe('engine misuse raises EngineError', () => {
     });
   }
 });
+
+describe('malformed arguments raise TypeError naming the argument', () => {
+  const cases: [string, () => unknown, RegExp][] = [
+    ['a NaN dimension', () => zeros([Number.NaN]), /shape: expected integers, got nan/],
+    ['a fractional dimension', () => zeros([2.5]), /shape: expected integers, got 2\.5/],
+    ['a fractional dim argument', () => zeros([2, 2]).sum(0.5), /dims: expected integers/],
+    ['a string dtype that does not exist', () => zeros([2], 'float16' as torch.DType), /unknown dtype 'float16'/],
+  ];
+  for (const [name, call, message] of cases) {
+    it(name, () => {
+      const before = torch.liveTensorCount();
+      torch.scope(() => assert.throws(call, (error: unknown) => error instanceof TypeError && message.test(error.message)));
+      assert.equal(torch.liveTensorCount(), before);
+    });
+  }
+});
