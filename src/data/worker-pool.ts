@@ -18,6 +18,8 @@ interface Task {
 interface Slot {
   readonly worker: Worker;
   task: Task | undefined;
+  /** Id of the request in flight (replies are matched against it). */
+  requestId: number;
 }
 
 /**
@@ -51,10 +53,11 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private closed = false;
+  private nextRequestId = 0;
 
   constructor(descriptor: FileDatasetDescriptor, recipe: BatchRecipe, count: number) {
     for (let i = 0; i < count; i++) {
-      const slot: Slot = { worker: startWorker({ descriptor, recipe }), task: undefined };
+      const slot: Slot = { worker: startWorker({ descriptor, recipe }), task: undefined, requestId: -1 };
       slot.worker.unref();
       slot.worker.on('message', (reply: WorkerReply) => this.settle(slot, reply));
       slot.worker.on('error', (error: Error) => this.fail(slot, error));
@@ -78,12 +81,14 @@ export class WorkerPool {
       const task = this.queue.shift();
       if (task === undefined) return;
       slot.task = task;
+      slot.requestId = this.nextRequestId++;
       slot.worker.ref();
-      slot.worker.postMessage({ id: 0, items: task.items } satisfies WorkerRequest);
+      slot.worker.postMessage({ id: slot.requestId, items: task.items } satisfies WorkerRequest);
     }
   }
 
   private settle(slot: Slot, reply: WorkerReply): void {
+    if (reply.id !== slot.requestId) return; // a stale reply; cannot happen with one request per worker
     const task = slot.task;
     slot.task = undefined;
     slot.worker.unref();
