@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed, randn, zeros } from '../torch/creation.js';
-import { noGrad, scope } from '../torch/scope.js';
+import { liveTensorCount, noGrad, scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { saveSafetensors } from '../torch/safetensors.js';
 import { CheckpointError, ConfigError, ShapeError, StateDictError } from '../errors.js';
@@ -101,7 +101,9 @@ describe('loadBackboneWeights', () => {
     });
     const model = buildSegmentationModel({ network: SMALL, head: { kind: 'classifier', numClasses: 2 } });
     try {
+      const before = liveTensorCount();
       assert.deepEqual(loadBackboneWeights(model, file), { ignored: ['fc.weight', 'fc.bias'] });
+      assert.equal(liveTensorCount(), before, 'the tensors read from the file are freed');
       assert.deepEqual(loadBackboneWeights(model.network, file), { ignored: ['fc.weight', 'fc.bias'] });
     } finally {
       model.dispose();
@@ -115,11 +117,13 @@ describe('loadBackboneWeights', () => {
       for (const [key, value] of [...state]) { state.delete(key); state.set(`module.${key}`, value); }
     });
     try {
+      const before = liveTensorCount();
       assert.throws(() => loadBackboneWeights(network, wider), (error: unknown) =>
         error instanceof CheckpointError && error.file === wider && error.message.startsWith(wider) &&
         error.message.includes('do not match the resnet18 (widthMultiplier 0.125) backbone') &&
         error.message.includes('shape mismatches conv1.weight: module has [8, 3, 7, 7], state dict has [16, 3, 7, 7]') &&
         (error as { cause?: unknown }).cause instanceof StateDictError);
+      assert.equal(liveTensorCount(), before, 'nothing leaks on a mismatch');
       assert.throws(() => loadBackboneWeights(network, prefixed), (error: unknown) =>
         error instanceof CheckpointError && /missing conv1\.weight, bn1\.weight/.test(error.message) &&
         /keys carry a prefix \('module\.'\)/.test(error.message));

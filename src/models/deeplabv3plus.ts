@@ -51,7 +51,9 @@ export class DeepLabV3Plus extends Module {
 
   /**
    * images [B, 3, H, W] float32, H and W divisible by the output stride (borrowed) ->
-   * features [B, outChannels, H/4, W/4] (owned by the caller). @throws ShapeError for other shapes.
+   * features [B, outChannels, H/4, W/4] (owned by the caller). Training mode needs B >= 2: the
+   * image-pooling branch normalises one value per channel and image (as in PyTorch).
+   * @throws ShapeError for other shapes, or B = 1 in training mode.
    */
   forward(images: Tensor): Tensor {
     return scope(() => {
