@@ -7,13 +7,11 @@
  * concat projection, research/deeplab/model.py), which the paper's released code builds on;
  * torchvision uses 0.5.
  */
-import { BatchNorm2d, Conv2d, Dropout, Layer, ReLU, Sequential, kaimingNormalFanOut } from '../nn/index.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Layer, LayerList, ReLU, Sequential, kaimingNormalFanOut } from '../nn/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import { scope } from '../torch/scope.js';
 import { cat } from '../torch/ops/shape.js';
 import { interpolate } from '../torch/ops/functional.js';
-import { AdaptiveAvgPool2d, LayerList } from './layers.js';
-import { reinitialise } from './init.js';
 import type { OutputStride } from './config.js';
 
 /** Atrous rates of the three 3x3 branches at output stride 16; doubled at 8 (DeepLabV3, Sec. 3.3). */
@@ -27,8 +25,7 @@ export function asppRates(outputStride: OutputStride): number[] {
 /** conv (no bias, kaiming_normal_ fan_out) + BN + ReLU, as a Sequential named 0, 1, 2. */
 function convBnRelu(inChannels: number, outChannels: number, kernel: number, dilation = 1): [Conv2d, BatchNorm2d, ReLU] {
   const padding = kernel === 1 ? 0 : dilation;
-  const conv = new Conv2d(inChannels, outChannels, { kernelSize: kernel, padding, dilation, bias: false });
-  reinitialise(conv.weight, kaimingNormalFanOut);
+  const conv = new Conv2d(inChannels, outChannels, { kernelSize: kernel, padding, dilation, bias: false, weightInit: kaimingNormalFanOut });
   return [conv, new BatchNorm2d(outChannels), new ReLU()];
 }
 

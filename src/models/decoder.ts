@@ -11,15 +11,13 @@ import type { Tensor } from '../torch/tensor.js';
 import { scope } from '../torch/scope.js';
 import { cat } from '../torch/ops/shape.js';
 import { interpolate } from '../torch/ops/functional.js';
-import { reinitialise } from './init.js';
 import { ShapeError } from '../errors.js';
 
 /** Corner alignment of the decoder's bilinear upsampling (see the file comment). */
 export const DECODER_ALIGN_CORNERS = false;
 
 function convBnRelu(inChannels: number, outChannels: number, kernel: number): [Conv2d, BatchNorm2d, ReLU] {
-  const conv = new Conv2d(inChannels, outChannels, { kernelSize: kernel, padding: (kernel - 1) / 2, bias: false });
-  reinitialise(conv.weight, kaimingNormalFanOut);
+  const conv = new Conv2d(inChannels, outChannels, { kernelSize: kernel, padding: (kernel - 1) / 2, bias: false, weightInit: kaimingNormalFanOut });
   return [conv, new BatchNorm2d(outChannels), new ReLU()];
 }
 

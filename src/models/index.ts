@@ -11,7 +11,6 @@ export { DeepLabV3PlusDecoder } from './decoder.js';
 export { DeepLabV3Plus } from './deeplabv3plus.js';
 export { ProjectionHead, Classifier, type SegmentationHead } from './heads.js';
 export { SegmentationModel } from './segmentation-model.js';
-export { AdaptiveAvgPool2d, LayerList } from './layers.js';
 export {
   buildBackbone, buildModel, buildHead, buildSegmentationModel, loadBackboneWeights, IMAGENET_CLASSIFIER_KEYS,
   type LoadBackboneWeightsResult,

@@ -4,7 +4,7 @@ import { defaultConvWeight, fans, uniform } from './init.js';
 import { ones, zeros } from '../torch/creation.js';
 import { native } from '../torch/native.js';
 import type { Tensor } from '../torch/tensor.js';
-import { batchNorm, conv2d, dropout, type Pair } from '../torch/ops/functional.js';
+import { adaptiveAvgPool2d, batchNorm, conv2d, dropout, type Pair } from '../torch/ops/functional.js';
 import { ShapeError } from '../errors.js';
 
 /** A module mapping one tensor to one tensor; what Sequential chains. */
@@ -22,6 +22,8 @@ export interface Conv2dConfig {
   groups?: number;
   /** Default true. */
   bias?: boolean;
+  /** Draws the initial weight for a shape (default: PyTorch's, defaultConvWeight), e.g. kaimingNormalFanOut. */
+  weightInit?: (shape: number[]) => Tensor;
 }
 
 function pair(value: Pair): [number, number] {
@@ -53,7 +55,7 @@ export class Conv2d extends Layer {
       throw new ShapeError(`Conv2d: channels ${inChannels} -> ${outChannels} are not divisible by groups ${this.groups}`);
     }
     const shape = [outChannels, inChannels / this.groups, ...this.kernelSize];
-    this.weight = this.registerParameter('weight', defaultConvWeight(shape));
+    this.weight = this.registerParameter('weight', (config.weightInit ?? defaultConvWeight)(shape));
     this.bias = config.bias ?? true ? this.registerParameter('bias', uniform([outChannels], 1 / Math.sqrt(fans(shape).fanIn))) : null;
   }
 
@@ -154,5 +156,27 @@ export class Sequential extends Layer {
       current = next;
     }
     return current === input ? input.reshape(input.shape) : current;
+  }
+}
+
+/** Average pooling to a fixed output size: [B, C, H, W] -> [B, C, outputSize[0], outputSize[1]]. No state. */
+export class AdaptiveAvgPool2d extends Layer {
+  readonly outputSize: [number, number];
+  constructor(outputSize: Pair) {
+    super();
+    this.outputSize = pair(outputSize);
+  }
+  forward(input: Tensor): Tensor {
+    return adaptiveAvgPool2d(input, this.outputSize);
+  }
+}
+
+/** Holds layers under the names '0', '1', ... without chaining them (PyTorch's ModuleList). */
+export class LayerList<L extends Layer = Layer> extends Module {
+  readonly items: readonly L[];
+  constructor(items: L[]) {
+    super();
+    this.items = items;
+    items.forEach((item, index) => this.registerModule(String(index), item));
   }
 }

@@ -11,7 +11,6 @@
  * do (e.g. TF DeepLab's atrous ResNet units). The weights are the same tensors either way.
  */
 import { BatchNorm2d, Conv2d, Layer, Sequential, kaimingNormalFanOut } from '../../nn/index.js';
-import { reinitialise } from '../init.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { scope } from '../../torch/scope.js';
 import { maxPool2d } from '../../torch/ops/functional.js';
@@ -32,9 +31,7 @@ const STAGE_PLANES = [64, 128, 256, 512] as const;
 /** A bias-free convolution with torchvision's ResNet init (kaiming_normal_, fan_out, relu). */
 function convNoBias(inChannels: number, outChannels: number, kernel: number, stride = 1, dilation = 1): Conv2d {
   const padding = kernel === 1 ? 0 : dilation * ((kernel - 1) / 2);
-  const conv = new Conv2d(inChannels, outChannels, { kernelSize: kernel, stride, padding, dilation, bias: false });
-  reinitialise(conv.weight, kaimingNormalFanOut);
-  return conv;
+  return new Conv2d(inChannels, outChannels, { kernelSize: kernel, stride, padding, dilation, bias: false, weightInit: kaimingNormalFanOut });
 }
 
 /** What every residual block shares: a shortcut (`downsample`, torchvision's name) and the add + ReLU. */
