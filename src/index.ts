@@ -1,4 +1,7 @@
 /** contraseg: label-efficient semantic segmentation (Zhao et al., ICCV 2021) in TypeScript over libtorch. */
 export * from './torch/index.js';
 export * as nn from './nn/index.js';
+export * from './models/index.js';
+export * from './data/index.js';
+export * from './augment/index.js';
 export * from './errors.js';

@@ -1,0 +1,13 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as contraseg from './index.js';
+
+test('the package root exports the documented engine surface', () => {
+  for (const name of ['tensor', 'zeros', 'manualSeed', 'noGrad', 'scope', 'liveTensorCount', 'setNumThreads', 'nn', 'optim',
+    'buildModel', 'loadBackboneWeights', 'createLoader', 'openDataset', 'datasetStats', 'saveSafetensors', 'loadSafetensors']) {
+    assert.ok(name in contraseg, `${name} is not exported`);
+  }
+  assert.equal(typeof contraseg.nn.Conv2d, 'function');
+  assert.equal(typeof contraseg.optim.SGD, 'function');
+  assert.equal(typeof contraseg.optim.polySchedule, 'function');
+});
