@@ -201,6 +201,24 @@ describe('pixel-contrastive losses: ownership and autograd wiring', () => {
       assert.equal(frozen.grad, null);
     }));
   }
+  it('accepts non-contiguous (channels-last) feature views, with the same value and gradients', () => assertNoLeak('views', () => {
+    const channelsLast = (requiresGrad: boolean): Tensor => {
+      // [B, H, W, D] storage seen as [B, D, H, W]
+      const storage = tensor(Float32Array.from({ length: 36 }, (_, i) => Math.cos(1.7 * i)), [2, 2, 3, 3]);
+      const view = storage.permute([0, 3, 1, 2]);
+      return requiresGrad ? view.detach().setRequiresGrad(true) : view;
+    };
+    const strided = channelsLast(true);
+    const contiguous = channelsLast(false).contiguous().setRequiresGrad(true);
+    const loss = lossOf('cross', {});
+    const a = loss(strided, labels(), make(false), labels());
+    const b = loss(contiguous, labels(), make(false), labels());
+    assert.ok(Math.abs(a.item() - b.item()) < 1e-6);
+    a.backward();
+    b.backward();
+    assert.deepEqual(strided.grad?.shape, shape);
+    assert.ok(relativeError(strided.grad?.toArray() ?? [], contiguous.grad?.toArray() ?? []) < 1e-6);
+  }));
 });
 
 describe('pixel-contrastive losses: input validation', () => {
