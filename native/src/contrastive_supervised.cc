@@ -9,7 +9,7 @@
 // The positive term is linear in s, so with per-class sums S_c = sum_{q in P, c(q) = c} g_q and counts n_c:
 //   (1 / |P(p)|) sum_{q in P(p)} s(p, q) = f_p . S_{c(p)} / (n_{c(p)} tau)          (O((N + M) D))
 // and only lse needs the similarities, computed over row chunks (contrastive_kernel.cc).
-//   within: K(p) = P-candidates = valid pixels of Î (the distorted view of the same image).
+//   within: K(p) = valid pixels of Î (the distorted view of the same image), P(p) = those of class c(p).
 //   batch:  the same with all images of the batch in one bag.
 //   cross:  K(p) = valid pixels of Î  ∪  valid pixels of Ĵ with c = c(p); P(p) = same-class pixels of both.
 //           The Ĵ part only involves same-class pairs: anchors and Ĵ are sorted by class and that part is
@@ -148,8 +148,8 @@ at::Tensor classMeans(const Group& group, const GroupFeatures& features) {
   return sums.div_(group.positives.clamp_min(1).to(sums.scalar_type()));
 }
 
-using LseVisitor = std::function<void(int64_t, at::Tensor&, Workspace&)>;
-LseVisitor storeLse(at::Tensor target) {
+// Writes each chunk's row lse into target[rows].
+ChunkVisitor storeLse(at::Tensor target) {
   return [target](int64_t begin, at::Tensor& s, Workspace&) {
     target.narrow(0, begin, s.size(0)).copy_(rowLogSumExpInPlace(s));
   };
