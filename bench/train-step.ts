@@ -1,57 +1,47 @@
 /**
- * npm run bench -- train-step: the engine benchmark of issue 2. Times a training step and an inference
- * pass of the same network in contraseg (this process) and in PyTorch (a child process), same threads.
- * Last line: one JSON object with the figures; ratio = contraseg / PyTorch. Peak RSS of contraseg is read
- * after its default-path run, before the channels-last/fused run (fast_*), so both sides run the same work.
+ * npm run bench -- train-step [steps] [warmup]: the engine benchmark (issue 2) and the ResNet-18
+ * DeepLabV3+ benchmark (issue 5), contraseg (this process) vs PyTorch (child processes), 2 threads each,
+ * alternating step by step so that load from other processes hits both sides alike.
+ * 1. engine network, contraseg's default path; 2. the same with channels-last + BatchNorm folded for
+ * inference (what libtorch offers that PyTorch's default path does not use); PyTorch on its defaults both
+ * times; 3. ResNet-18 DeepLabV3+ OS 8. Last line: one JSON object; ratio = contraseg / PyTorch.
  */
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { setNumThreads } from '../src/torch/scope.js';
-import { timeContrasegSteps } from './lib/train-step-net.js';
+import { createContrasegSteps } from './lib/train-step-net.js';
+import { createDeeplabSteps, DEEPLAB_BENCH } from './lib/deeplab.js';
+import { compareWithPytorch, describe } from './lib/compare.js';
+import { round } from './lib/paired.js';
 
 const THREADS = 2;
-const STEPS = 20;
-const WARMUP = 3;
+const STEPS = Number(process.argv[2] ?? 20);
+const WARMUP = Number(process.argv[3] ?? 3);
 const BATCH = 8;
 const SIZE = 128;
+const DEEPLAB_STEPS = 10;
+const DEEPLAB_WARMUP = 2;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const pytorchOutput = execFileSync('/usr/bin/python3', [join(here, 'train_step.py'), ...[THREADS, STEPS, WARMUP, BATCH, SIZE].map(String)],
-  { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
-const pytorch = JSON.parse(pytorchOutput.trim().split('\n').pop() as string) as { train_ms: number; infer_ms: number; rss_mb: number };
-
 setNumThreads(THREADS);
-const contraseg = timeContrasegSteps({ steps: STEPS, warmup: WARMUP, batch: BATCH, size: SIZE });
-const contrasegRssMb = process.resourceUsage().maxRSS / 1024;
-// The stretch path: what libtorch offers that PyTorch's default path does not use.
-const fast = timeContrasegSteps({ steps: STEPS, warmup: WARMUP, batch: BATCH, size: SIZE, channelsLast: true, fuseEval: true });
+const engineArgs = [THREADS, BATCH, SIZE];
+const engine = await compareWithPytorch('engine', createContrasegSteps({ batch: BATCH, size: SIZE }), join(here, 'train_step.py'), engineArgs, STEPS, WARMUP);
+const contrasegRssMb = process.resourceUsage().maxRSS / 1024; // peak after the default path only
+const fast = await compareWithPytorch('engine-fast', createContrasegSteps({ batch: BATCH, size: SIZE, channelsLast: true, fuseEval: true }),
+  join(here, 'train_step.py'), engineArgs, STEPS, WARMUP);
+const { batch, size, classes } = DEEPLAB_BENCH;
+const deeplab = await compareWithPytorch('deeplab', createDeeplabSteps(), join(here, 'deeplab_step.py'), [THREADS, batch, size, classes],
+  DEEPLAB_STEPS, DEEPLAB_WARMUP);
 
-const result = {
-  bench: 'train-step',
-  threads: THREADS,
-  batch: [BATCH, 3, SIZE, SIZE],
-  contraseg_ms: round(contraseg.trainMs),
-  pytorch_ms: round(pytorch.train_ms),
-  ratio: round(contraseg.trainMs / pytorch.train_ms, 3),
-  contraseg_infer_ms: round(contraseg.inferMs),
-  pytorch_infer_ms: round(pytorch.infer_ms),
-  infer_ratio: round(contraseg.inferMs / pytorch.infer_ms, 3),
-  contraseg_rss_mb: round(contrasegRssMb),
-  pytorch_rss_mb: round(pytorch.rss_mb),
-  rss_ratio: round(contrasegRssMb / pytorch.rss_mb, 3),
-  fast_ms: round(fast.trainMs),
-  fast_ratio: round(fast.trainMs / pytorch.train_ms, 3),
-  fast_infer_ms: round(fast.inferMs),
-  fast_infer_ratio: round(fast.inferMs / pytorch.infer_ms, 3),
-};
-console.log(`train step (median of ${STEPS}): contraseg ${result.contraseg_ms} ms, PyTorch ${result.pytorch_ms} ms, ratio ${result.ratio}`);
-console.log(`inference (median of ${STEPS}): contraseg ${result.contraseg_infer_ms} ms, PyTorch ${result.pytorch_infer_ms} ms, ratio ${result.infer_ratio}`);
-console.log(`channels-last + fused eval: train ${result.fast_ms} ms (ratio ${result.fast_ratio}), inference ${result.fast_infer_ms} ms (ratio ${result.fast_infer_ratio})`);
-console.log(`peak RSS: contraseg ${result.contraseg_rss_mb} MB, PyTorch ${result.pytorch_rss_mb} MB, ratio ${result.rss_ratio}`);
-console.log(JSON.stringify(result));
-
-function round(value: number, digits = 1): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
-}
+for (const line of describe('engine net', STEPS, engine)) console.log(line);
+for (const line of describe('engine net, channels-last + folded BN', STEPS, fast)) console.log(line);
+console.log(`engine net peak RSS: contraseg ${round(contrasegRssMb)} MB, PyTorch ${engine.pytorch_rss_mb} MB, ratio ${round(contrasegRssMb / engine.pytorch_rss_mb, 3)}`);
+for (const line of describe('ResNet-18 DeepLabV3+ OS8', DEEPLAB_STEPS, deeplab)) console.log(line);
+console.log(JSON.stringify({
+  bench: 'train-step', threads: THREADS, batch: [BATCH, 3, SIZE, SIZE], steps: STEPS,
+  ...engine,
+  contraseg_rss_mb: round(contrasegRssMb), rss_ratio: round(contrasegRssMb / engine.pytorch_rss_mb, 3),
+  fast_ms: fast.contraseg_ms, fast_pytorch_ms: fast.pytorch_ms, fast_ratio: fast.ratio, fast_paired_ratio: fast.paired_ratio,
+  fast_infer_ms: fast.contraseg_infer_ms, fast_infer_ratio: fast.infer_ratio, fast_paired_infer_ratio: fast.paired_infer_ratio,
+  deeplab: { batch: [batch, 3, size, size], steps: DEEPLAB_STEPS, ...deeplab },
+}));

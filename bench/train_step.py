@@ -1,8 +1,8 @@
-"""PyTorch side of bench/train-step.ts: the same network, data sizes and step. Prints one JSON line."""
+"""PyTorch side of bench/train-step.ts: the engine benchmark network (see bench/lib/train-step-net.ts), same
+data sizes and step, PyTorch on its defaults. Args: threads batch size. Step server protocol of
+bench/lib/paired.ts: 'train' / 'infer' lines answered with {"ms": ...}; 'quit' answers {"rss_mb": ...}."""
 import json
-import os
 import resource
-import statistics
 import sys
 import time
 
@@ -26,34 +26,36 @@ def build():
 
 
 def main():
-    threads, steps, warmup, batch, size = (int(a) for a in sys.argv[1:6])
+    threads, batch, size = (int(a) for a in sys.argv[1:4])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = build()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(batch, 3, size, size)
     y = torch.randint(0, CLASSES, (batch, size, size))
-    train = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
+
+    def train_step():
+        net.train()
         out = F.interpolate(net(x), size=(size, size), mode='bilinear', align_corners=False)
         loss = F.cross_entropy(out, y, ignore_index=255)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if i >= warmup:
-            train.append((time.perf_counter() - t0) * 1000)
-    net.eval()
-    infer = []
-    with torch.no_grad():
-        for i in range(warmup + steps):
-            t0 = time.perf_counter()
+
+    def infer_step():
+        net.eval()
+        with torch.no_grad():
             F.interpolate(net(x), size=(size, size), mode='bilinear', align_corners=False)
-            if i >= warmup:
-                infer.append((time.perf_counter() - t0) * 1000)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({'train_ms': statistics.median(train), 'infer_ms': statistics.median(infer), 'rss_mb': rss_mb,
-                      'threads': torch.get_num_threads(), 'openblas_threads': os.environ.get('OPENBLAS_NUM_THREADS')}))
+
+    print(json.dumps({'ready': True, 'threads': torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == 'quit':
+            break
+        t0 = time.perf_counter()
+        {'train': train_step, 'infer': infer_step}[command]()
+        print(json.dumps({'ms': (time.perf_counter() - t0) * 1000}), flush=True)
+    print(json.dumps({'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 
 if __name__ == '__main__':

@@ -2,6 +2,7 @@
 export * from './torch/index.js';
 export * as nn from './nn/index.js';
 export * from './models/index.js';
+export * from './losses/index.js';
 export * from './data/index.js';
 export * from './augment/index.js';
 export * from './errors.js';

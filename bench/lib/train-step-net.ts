@@ -11,6 +11,7 @@ import { keep, noGrad, scope } from '../../src/torch/scope.js';
 import { crossEntropy, interpolate, toMemoryFormat } from '../../src/torch/ops/functional.js';
 import { fuseSequentialForInference } from '../../src/nn/fuse.js';
 import type { Tensor } from '../../src/torch/tensor.js';
+import { median } from './paired.js';
 
 /** Classes of the benchmark's label maps. */
 export const BENCH_CLASSES = 12;
@@ -43,16 +44,15 @@ export interface StepTimingOptions {
   fuseEval?: boolean;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+/** One benchmark setup: a step function per command, and its disposal. */
+export interface BenchSteps {
+  train(): void;
+  infer(): void;
+  dispose(): void;
 }
 
-/** Median training-step and inference times (ms) of the benchmark network in contraseg. */
-export function timeContrasegSteps(options: StepTimingOptions = {}): { trainMs: number; inferMs: number } {
-  const steps = options.steps ?? 20;
-  const warmup = options.warmup ?? 3;
+/** Builds the network, optimiser and a fixed batch; train() and infer() run one step each. */
+export function createContrasegSteps(options: StepTimingOptions = {}): BenchSteps {
   const batch = options.batch ?? 8;
   const size = options.size ?? 128;
   manualSeed(0);
@@ -64,34 +64,50 @@ export function timeContrasegSteps(options: StepTimingOptions = {}): { trainMs: 
     return options.channelsLast === true ? toMemoryFormat(drawn, 'channels_last') : drawn;
   }));
   const labels = keep(randint(0, BENCH_CLASSES, [batch, size, size]));
-  let model: Sequential = net;
-  const forward = (): Tensor => interpolate(model.forward(images), [size, size], 'bilinear', false);
-  const trainTimes: number[] = [];
-  for (let step = 0; step < warmup + steps; step++) {
-    const start = performance.now();
-    scope(() => {
-      const loss = crossEntropy(forward(), labels, { ignoreIndex: 255 });
+  let fused: ReturnType<typeof fuseSequentialForInference> | undefined;
+  const logits = (model: Sequential): Tensor => interpolate(model.forward(images), [size, size], 'bilinear', false);
+  return {
+    train: () => scope(() => {
+      net.train();
+      const loss = crossEntropy(logits(net), labels, { ignoreIndex: 255 });
       optimizer.zeroGrad();
       loss.backward();
       optimizer.step();
-    });
-    if (step >= warmup) trainTimes.push(performance.now() - start);
-  }
-  net.eval();
-  const fused = options.fuseEval === true ? fuseSequentialForInference(net) : undefined;
-  if (fused !== undefined) model = fused.model;
-  const inferTimes: number[] = [];
-  for (let step = 0; step < warmup + steps; step++) {
-    const start = performance.now();
-    noGrad(() => scope(() => { forward(); }));
-    if (step >= warmup) inferTimes.push(performance.now() - start);
-  }
-  fused?.owned.forEach((conv) => conv.dispose());
-  optimizer.dispose();
-  net.dispose();
-  images.dispose();
-  labels.dispose();
-  return { trainMs: median(trainTimes), inferMs: median(inferTimes) };
+    }),
+    infer: () => noGrad(() => scope(() => {
+      net.eval();
+      // Folded once, on the first (warm-up) inference: the benchmark runs every train step before it.
+      if (options.fuseEval === true && fused === undefined) fused = fuseSequentialForInference(net);
+      logits(fused?.model ?? net);
+    })),
+    dispose: () => {
+      fused?.owned.forEach((conv) => conv.dispose());
+      optimizer.dispose();
+      net.dispose();
+      images.dispose();
+      labels.dispose();
+    },
+  };
+}
+
+/** Median training-step and inference times (ms) of the benchmark network in contraseg alone. */
+export function timeContrasegSteps(options: StepTimingOptions = {}): { trainMs: number; inferMs: number } {
+  const steps = options.steps ?? 20;
+  const warmup = options.warmup ?? 3;
+  const bench = createContrasegSteps(options);
+  const time = (step: () => void): number => {
+    const times: number[] = [];
+    for (let i = 0; i < warmup + steps; i++) {
+      const start = performance.now();
+      step();
+      if (i >= warmup) times.push(performance.now() - start);
+    }
+    return median(times);
+  };
+  const trainMs = time(bench.train);
+  const inferMs = time(bench.infer);
+  bench.dispose();
+  return { trainMs, inferMs };
 }
 
 /** Median training-step time (ms) of the engine benchmark's network, batch 8 x 3 x 128 x 128. */
