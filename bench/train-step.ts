@@ -1,7 +1,7 @@
 /**
  * npm run bench -- train-step [steps] [warmup]: the engine benchmark (issue 2) and the ResNet-18
  * DeepLabV3+ benchmark (issue 5), contraseg (this process) vs PyTorch (child processes), 2 threads each,
- * alternating step by step so that load from other processes hits both sides alike.
+ * in blocks ordered contraseg, PyTorch, PyTorch, contraseg so that a drift of the machine's load hits both alike.
  * 1. engine network, contraseg's default path; 2. the same with channels-last + BatchNorm folded for
  * inference (what libtorch offers that PyTorch's default path does not use); PyTorch on its defaults both
  * times; 3. ResNet-18 DeepLabV3+ OS 8. Last line: one JSON object; ratio = contraseg / PyTorch.
@@ -41,7 +41,7 @@ console.log(JSON.stringify({
   bench: 'train-step', threads: THREADS, batch: [BATCH, 3, SIZE, SIZE], steps: STEPS,
   ...engine,
   contraseg_rss_mb: round(contrasegRssMb), rss_ratio: round(contrasegRssMb / engine.pytorch_rss_mb, 3),
-  fast_ms: fast.contraseg_ms, fast_pytorch_ms: fast.pytorch_ms, fast_ratio: fast.ratio, fast_paired_ratio: fast.paired_ratio,
-  fast_infer_ms: fast.contraseg_infer_ms, fast_infer_ratio: fast.infer_ratio, fast_paired_infer_ratio: fast.paired_infer_ratio,
+  fast_ms: fast.contraseg_ms, fast_pytorch_ms: fast.pytorch_ms, fast_ratio: fast.ratio,
+  fast_infer_ms: fast.contraseg_infer_ms, fast_infer_ratio: fast.infer_ratio,
   deeplab: { batch: [batch, 3, size, size], steps: DEEPLAB_STEPS, ...deeplab },
 }));

@@ -1,5 +1,5 @@
-/** Runs one contraseg setup against a PyTorch step server, train then infer, alternating step by step. */
-import { alternate, ratios, round, startPytorch } from './paired.js';
+/** Runs one contraseg setup against a PyTorch step server: train steps, then inference passes. */
+import { measureBlocks, ratios, round, startPytorch } from './paired.js';
 import type { BenchSteps } from './train-step-net.js';
 
 /** Figures of one comparison (ms; ratio = contraseg / PyTorch). */
@@ -7,11 +7,9 @@ export interface Comparison {
   contraseg_ms: number;
   pytorch_ms: number;
   ratio: number;
-  paired_ratio: number;
   contraseg_infer_ms: number;
   pytorch_infer_ms: number;
   infer_ratio: number;
-  paired_infer_ratio: number;
   pytorch_rss_mb: number;
 }
 
@@ -19,22 +17,21 @@ export interface Comparison {
 export async function compareWithPytorch(label: string, ours: BenchSteps, script: string, args: (string | number)[],
   steps: number, warmup: number): Promise<Comparison> {
   const pytorch = await startPytorch(script, args);
-  const train = ratios(await alternate(label, ours.train, pytorch, 'train', steps, warmup));
-  const infer = ratios(await alternate(label, ours.infer, pytorch, 'infer', steps, warmup));
+  const train = ratios(await measureBlocks(label, ours.train, pytorch, 'train', steps, warmup));
+  const infer = ratios(await measureBlocks(label, ours.infer, pytorch, 'infer', steps, warmup));
   const pytorchRss = (await pytorch.run('quit')).rss_mb;
   ours.dispose();
   return {
     contraseg_ms: round(train.contrasegMs), pytorch_ms: round(train.pytorchMs), ratio: round(train.ratio, 3),
-    paired_ratio: round(train.pairedRatio, 3),
     contraseg_infer_ms: round(infer.contrasegMs), pytorch_infer_ms: round(infer.pytorchMs), infer_ratio: round(infer.ratio, 3),
-    paired_infer_ratio: round(infer.pairedRatio, 3), pytorch_rss_mb: round(pytorchRss),
+    pytorch_rss_mb: round(pytorchRss),
   };
 }
 
 /** One human-readable line per figure pair. */
 export function describe(label: string, steps: number, c: Comparison): string[] {
   return [
-    `${label} train step (median of ${steps}): contraseg ${c.contraseg_ms} ms, PyTorch ${c.pytorch_ms} ms, ratio ${c.ratio} (per-step ${c.paired_ratio})`,
-    `${label} inference (median of ${steps}): contraseg ${c.contraseg_infer_ms} ms, PyTorch ${c.pytorch_infer_ms} ms, ratio ${c.infer_ratio} (per-step ${c.paired_infer_ratio})`,
+    `${label} train step (median of ${steps}): contraseg ${c.contraseg_ms} ms, PyTorch ${c.pytorch_ms} ms, ratio ${c.ratio}`,
+    `${label} inference (median of ${steps}): contraseg ${c.contraseg_infer_ms} ms, PyTorch ${c.pytorch_infer_ms} ms, ratio ${c.infer_ratio}`,
   ];
 }

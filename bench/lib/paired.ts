@@ -1,6 +1,6 @@
 /**
- * Same-run comparison with PyTorch: a PyTorch child process runs one step per command, alternating with
- * contraseg's step in this process, so load from other processes hits both sides alike.
+ * Same-run comparison with PyTorch: a PyTorch child process runs one step per command; contraseg runs in
+ * this process. Both sides run in blocks ordered ABBA (see measureBlocks).
  * Protocol of the child: prints {"ready": true} once, then answers each stdin line ('train', 'infer', ...)
  * with {"ms": ...}; 'quit' answers {"rss_mb": ...} and exits.
  */
@@ -50,32 +50,39 @@ export interface PairedTimes {
 }
 
 /**
- * Alternates `ours()` and the child's `command` for warmup + steps rounds; returns the times after warm-up.
- * `label` prefixes a progress line per step on stderr.
+ * Runs each side in contiguous blocks (warm caches and allocator, as in real training), in the order
+ * contraseg, PyTorch, PyTorch, contraseg: a slow drift of the machine's load then hits both sides alike.
+ * Each block runs `warmup` untimed steps and half of `steps` timed ones. `label` prefixes progress on stderr.
  */
-export async function alternate(label: string, ours: () => void, pytorch: PytorchWorker, command: string,
+export async function measureBlocks(label: string, ours: () => void, pytorch: PytorchWorker, command: string,
   steps: number, warmup: number): Promise<PairedTimes> {
   const times: PairedTimes = { contraseg: [], pytorch: [] };
-  for (let step = 0; step < warmup + steps; step++) {
-    const start = performance.now();
-    ours();
-    const mine = performance.now() - start;
-    const theirs = (await pytorch.run(command)).ms;
-    process.stderr.write(`${label} ${command} step ${step}: contraseg ${mine.toFixed(1)} ms, PyTorch ${theirs.toFixed(1)} ms\n`);
-    if (step >= warmup) {
-      times.contraseg.push(mine);
-      times.pytorch.push(theirs);
+  const perBlock = Math.ceil(steps / 2);
+  const runOurs = (): void => {
+    for (let step = 0; step < warmup + perBlock; step++) {
+      const start = performance.now();
+      ours();
+      if (step >= warmup) times.contraseg.push(performance.now() - start);
     }
-  }
+  };
+  const runTheirs = async (): Promise<void> => {
+    for (let step = 0; step < warmup + perBlock; step++) {
+      const ms = (await pytorch.run(command)).ms;
+      if (step >= warmup) times.pytorch.push(ms);
+    }
+  };
+  runOurs();
+  await runTheirs();
+  await runTheirs();
+  runOurs();
+  process.stderr.write(`${label} ${command}: contraseg [${times.contraseg.map((t) => t.toFixed(0)).join(' ')}] ms, ` +
+    `PyTorch [${times.pytorch.map((t) => t.toFixed(0)).join(' ')}] ms\n`);
   return times;
 }
 
-/** Median ratio contraseg / PyTorch, and the median of per-step ratios (robust to load drift). */
-export function ratios(times: PairedTimes): { contrasegMs: number; pytorchMs: number; ratio: number; pairedRatio: number } {
+/** Medians and their ratio contraseg / PyTorch. */
+export function ratios(times: PairedTimes): { contrasegMs: number; pytorchMs: number; ratio: number } {
   const contrasegMs = median(times.contraseg);
   const pytorchMs = median(times.pytorch);
-  return {
-    contrasegMs, pytorchMs, ratio: contrasegMs / pytorchMs,
-    pairedRatio: median(times.contraseg.map((value, index) => value / times.pytorch[index])),
-  };
+  return { contrasegMs, pytorchMs, ratio: contrasegMs / pytorchMs };
 }
