@@ -25,3 +25,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 bash scripts/build-native.sh
+
+# The compiled package (dist/): the `contraseg` command and the ESM entry point.
+npm run --silent build
