@@ -5,14 +5,13 @@ Args: threads batch size classes. Steps on command so the two sides interleave u
 'train' or 'infer' lines from stdin and answers each with one JSON line {"ms": ...}; 'quit' prints
 {"rss_mb": ...} and exits.
 """
-import json
 import os
-import resource
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from step_server import serve  # bench/, the folder of this script, is on sys.path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts', 'fixtures'))
 from models import Classifier, DeepLabV3Plus  # noqa: E402
@@ -42,16 +41,7 @@ def main():
         with torch.no_grad():
             logits()
 
-    print(json.dumps({'ready': True, 'threads': torch.get_num_threads()}), flush=True)
-    for line in sys.stdin:
-        command = line.strip()
-        if command == 'quit':
-            break
-        t0 = time.perf_counter()
-        {'train': train_step, 'infer': infer_step}[command]()
-        print(json.dumps({'ms': (time.perf_counter() - t0) * 1000}), flush=True)
-    print(json.dumps({'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
-
+    serve({'train': train_step, 'infer': infer_step})
 
 if __name__ == '__main__':
     main()

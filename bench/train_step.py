@@ -1,14 +1,13 @@
 """PyTorch side of bench/train-step.ts: the engine benchmark network (see bench/lib/train-step-net.ts), same
 data sizes and step, PyTorch on its defaults. Args: threads batch size. Step server protocol of
 bench/lib/paired.ts: 'train' / 'infer' lines answered with {"ms": ...}; 'quit' answers {"rss_mb": ...}."""
-import json
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from step_server import serve  # bench/, the folder of this script, is on sys.path
 
 CLASSES = 12
 
@@ -47,16 +46,7 @@ def main():
         with torch.no_grad():
             F.interpolate(net(x), size=(size, size), mode='bilinear', align_corners=False)
 
-    print(json.dumps({'ready': True, 'threads': torch.get_num_threads()}), flush=True)
-    for line in sys.stdin:
-        command = line.strip()
-        if command == 'quit':
-            break
-        t0 = time.perf_counter()
-        {'train': train_step, 'infer': infer_step}[command]()
-        print(json.dumps({'ms': (time.perf_counter() - t0) * 1000}), flush=True)
-    print(json.dumps({'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
-
+    serve({'train': train_step, 'infer': infer_step})
 
 if __name__ == '__main__':
     main()
