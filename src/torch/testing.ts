@@ -4,6 +4,7 @@
  * scripts/fixtures/ops.py, a leak assertion, and a float64 finite-difference gradient checker.
  */
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -255,5 +256,15 @@ export function gradcheck(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[], op
       assert.ok(analytic !== null, `${what}: input ${k} got no gradient`);
       assertClose(analytic, numeric, { rtol: options.rtol ?? 1e-5, atol: options.atol ?? 1e-6, what: `${what}: gradient of input ${k}` });
     });
+  });
+}
+
+/** Registers a suite replaying every case of `fixture` through `table`, plus the coverage check both ways. */
+export function describeFixture(title: string, fixture: Fixture, table: Record<string, OpFn>): void {
+  describe(title, () => {
+    it('every fixture op has an implementation and vice versa', () => assertCoversFixture(fixture, table));
+    for (const testCase of fixture.cases) {
+      it(testCase.name, () => checkOpCase(testCase, table[testCase.op]));
+    }
   });
 }

@@ -6,7 +6,7 @@ import * as F from './functional.js';
 import { manualSeed, ones, randn, tensor, zeros } from '../creation.js';
 import { scope } from '../scope.js';
 import { EngineError, ShapeError } from '../../errors.js';
-import { assertCoversFixture, checkOpCase, loadFixture, type OpFn } from '../testing.js';
+import { describeFixture, loadFixture, type OpFn } from '../testing.js';
 
 const fixture = loadFixture('ops-functional.json');
 
@@ -34,12 +34,7 @@ const ops: Record<string, OpFn> = {
   bincount: ({ x, weights }, p) => F.bincount(x, p.minlength, weights ?? null),
 };
 
-describe('functionals match PyTorch', () => {
-  it('every fixture op has an implementation and vice versa', () => assertCoversFixture(fixture, ops));
-  for (const testCase of fixture.cases) {
-    it(testCase.name, () => checkOpCase(testCase, ops[testCase.op]));
-  }
-});
+describeFixture('functionals match PyTorch', fixture, ops);
 
 describe('dropout in training', () => {
   it('zeroes about a fraction p and scales the rest by 1/(1-p)', () => scope(() => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as math from './math.js';
 import { tensor } from '../creation.js';
 import { scope } from '../scope.js';
-import { assertCoversFixture, assertNoLeak, checkOpCase, loadFixture, type OpFn } from '../testing.js';
+import { assertNoLeak, describeFixture, loadFixture, type OpFn } from '../testing.js';
 
 const fixture = loadFixture('ops-math.json');
 
@@ -41,12 +41,7 @@ const ops: Record<string, OpFn> = {
   matmul: binary(math.matmul), bmm: binary(math.bmm),
 };
 
-describe('math ops match PyTorch', () => {
-  it('every fixture op has an implementation and vice versa', () => assertCoversFixture(fixture, ops));
-  for (const testCase of fixture.cases) {
-    it(testCase.name, () => checkOpCase(testCase, ops[testCase.op]));
-  }
-});
+describeFixture('math ops match PyTorch', fixture, ops);
 
 describe('math ops, hand-computed', () => {
   it('comparisons return bool tensors', () => scope(() => {

@@ -6,7 +6,7 @@ import * as shape from './shape.js';
 import { tensor, arange } from '../creation.js';
 import { scope } from '../scope.js';
 import { EngineError } from '../../errors.js';
-import { assertCoversFixture, checkOpCase, loadFixture, type OpFn } from '../testing.js';
+import { describeFixture, loadFixture, type OpFn } from '../testing.js';
 
 const fixture = loadFixture('ops-shape.json');
 
@@ -41,12 +41,7 @@ const ops: Record<string, OpFn> = {
   to: ({ a }, p) => a.to(p.dtype),
 };
 
-describe('shape ops match PyTorch', () => {
-  it('every fixture op has an implementation and vice versa', () => assertCoversFixture(fixture, ops));
-  for (const testCase of fixture.cases) {
-    it(testCase.name, () => checkOpCase(testCase, ops[testCase.op]));
-  }
-});
+describeFixture('shape ops match PyTorch', fixture, ops);
 
 describe('shape ops, hand-computed', () => {
   it('reductions over all elements give 0-D tensors', () => scope(() => {
