@@ -7,7 +7,7 @@
  *
  * ```python
  * import json, struct, torch, torchvision
- * sd = torchvision.models.resnet50(weights="IMAGENET1K_V1").state_dict()  # or resnet18 / resnet34
+ * sd = torchvision.models.resnet50(weights="IMAGENET1K_V1").state_dict()  # or resnet18 / resnet34 / mobilenet_v2
  * header, blobs, offset = {}, [], 0
  * for name, t in sd.items():
  *     data = t.contiguous().numpy().tobytes(); dtype = {torch.float32: "F32", torch.int64: "I64"}[t.dtype]
@@ -22,6 +22,7 @@ import type { StateDict } from '../nn/index.js';
 import { loadSafetensors } from '../torch/safetensors.js';
 import type { Backbone } from './backbones/backbone.js';
 import { ResNetBackbone } from './backbones/resnet.js';
+import { MobileNetV2Backbone } from './backbones/mobilenetv2.js';
 import { DeepLabV3Plus } from './deeplabv3plus.js';
 import { Classifier, ProjectionHead, type SegmentationHead } from './heads.js';
 import { SegmentationModel } from './segmentation-model.js';
@@ -29,6 +30,8 @@ import { validateBackboneConfig, type BackboneConfig, type DeepLabV3PlusConfig, 
 
 /** Keys of torchvision's ImageNet classifier, which a segmentation backbone does not have. */
 export const IMAGENET_CLASSIFIER_KEYS = ['fc.weight', 'fc.bias'] as const;
+/** Keys of torchvision's MobileNetV2 ImageNet classifier (`classifier.0` is its dropout). */
+export const MOBILENETV2_CLASSIFIER_KEYS = ['classifier.1.weight', 'classifier.1.bias'] as const;
 
 /** The exhaustive-switch fallback: unreachable for typed configs, a ConfigError for untyped input. */
 function unknownKind(what: string, kind: never, known: string): never {
@@ -43,8 +46,12 @@ export function buildBackbone(config: BackboneConfig): Backbone {
     case 'resnet34':
     case 'resnet50':
       return new ResNetBackbone(config);
-    default:
-      return unknownKind('backbone', config.kind, 'resnet18, resnet34, resnet50');
+    case 'mobilenetv2':
+      return new MobileNetV2Backbone(config);
+    default: {
+      const unhandled: never = config; // a type error here means a backbone kind lacks its case
+      return unknownKind('backbone', (unhandled as { kind: never }).kind, 'resnet18, resnet34, resnet50, mobilenetv2');
+    }
   }
 }
 
@@ -87,15 +94,15 @@ export function buildSegmentationModel(config: SegmentationModelConfig): Segment
 
 /** What loadBackboneWeights skipped. */
 export interface LoadBackboneWeightsResult {
-  /** Keys of the file that were deliberately not loaded (torchvision's `fc.*` classifier). */
+  /** Keys of the file that were deliberately not loaded (torchvision's classifier: `fc.*`, or `classifier.1.*` for MobileNetV2). */
   ignored: string[];
 }
 
 /**
  * Loads backbone weights (e.g. torchvision's ImageNet ResNet converted as in this file's comment) from
  * a safetensors file into the backbone of `model`, strictly: every backbone parameter and buffer must
- * be present with its shape, and no other key may appear except torchvision's classifier `fc.weight`
- * and `fc.bias`, which are ignored.
+ * be present with its shape, and no other key may appear except torchvision's classifier (`fc.weight`
+ * and `fc.bias`; `classifier.1.weight` and `classifier.1.bias` for MobileNetV2), which is ignored.
  * @throws CheckpointError naming the file if it cannot be read or does not match (the StateDictError
  * with the missing, unexpected and mismatched keys is its `cause`).
  */
@@ -103,8 +110,10 @@ export function loadBackboneWeights(model: DeepLabV3Plus | SegmentationModel | B
   const backbone = model instanceof SegmentationModel ? model.network.backbone : model instanceof DeepLabV3Plus ? model.backbone : model;
   const { tensors } = loadSafetensors(file);
   try {
-    const ignored = IMAGENET_CLASSIFIER_KEYS.filter((key) => tensors.has(key));
-    const state: StateDict = new Map([...tensors].filter(([key]) => !ignored.includes(key as never)));
+    const classifierKeys: readonly string[] =
+      backbone instanceof MobileNetV2Backbone ? MOBILENETV2_CLASSIFIER_KEYS : IMAGENET_CLASSIFIER_KEYS;
+    const ignored = classifierKeys.filter((key) => tensors.has(key));
+    const state: StateDict = new Map([...tensors].filter(([key]) => !ignored.includes(key)));
     try {
       backbone.loadStateDict(state);
     } catch (error) {
@@ -133,7 +142,7 @@ function mismatchError(error: StateDictError, backbone: Backbone, file: string):
 }
 
 function describe(backbone: Backbone): string {
-  if (backbone instanceof ResNetBackbone) {
+  if (backbone instanceof ResNetBackbone || backbone instanceof MobileNetV2Backbone) {
     return backbone.widthMultiplier === 1 ? backbone.kind : `${backbone.kind} (widthMultiplier ${backbone.widthMultiplier})`;
   }
   return backbone.constructor.name;

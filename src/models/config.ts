@@ -22,8 +22,22 @@ export interface ResNetBackboneConfig {
   widthMultiplier?: number;
 }
 
+/** A torchvision MobileNetV2 backbone (backbones/mobilenetv2.ts). */
+export interface MobileNetV2BackboneConfig {
+  kind: 'mobilenetv2';
+  outputStride: OutputStride;
+  /**
+   * torchvision's `width_mult`: channels become multiples of 8 (`_make_divisible`), the final 1x1 conv
+   * keeps 1280 below 1. Default 1 (torchvision's widths; only then do ImageNet weights fit).
+   */
+  widthMultiplier?: number;
+}
+
 /** Backbone variants (a discriminated union on `kind`). */
-export type BackboneConfig = ResNetBackboneConfig;
+export type BackboneConfig = ResNetBackboneConfig | MobileNetV2BackboneConfig;
+
+/** Every backbone kind. */
+export type BackboneKind = BackboneConfig['kind'];
 
 /** The DeepLabV3+ network: backbone + ASPP + decoder. Widths default to the paper's. */
 export interface DeepLabV3PlusConfig {
