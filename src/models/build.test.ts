@@ -13,6 +13,7 @@ import { buildBackbone, buildHead, buildModel, buildSegmentationModel, loadBackb
 import { Classifier, ProjectionHead } from './heads.js';
 import { SegmentationModel } from './segmentation-model.js';
 import type { BackboneConfig, HeadConfig, ResNetBackboneConfig } from './config.js';
+import { atrousSchedule, makeDivisible } from './backbones/mobilenetv2.js';
 
 const temp = mkdtempSync(join(tmpdir(), 'contraseg-build-'));
 after(() => rmSync(temp, { recursive: true, force: true }));
@@ -82,7 +83,7 @@ describe('SegmentationModel', () => {
 });
 
 describe('loadBackboneWeights', () => {
-  function backboneFile(name: string, config: ResNetBackboneConfig, edit: (state: Map<string, Tensor>) => void = () => {}): string {
+  function backboneFile(name: string, config: BackboneConfig, edit: (state: Map<string, Tensor>) => void = () => {}): string {
     const backbone = buildBackbone(config);
     const file = join(temp, name);
     scope(() => {
@@ -107,6 +108,24 @@ describe('loadBackboneWeights', () => {
       assert.deepEqual(loadBackboneWeights(model.network, file), { ignored: ['fc.weight', 'fc.bias'] });
     } finally {
       model.dispose();
+    }
+  });
+
+  it('loads a torchvision-layout MobileNetV2 file, ignoring its classifier.1.*; names the backbone on a mismatch', () => {
+    const config: BackboneConfig = { kind: 'mobilenetv2', outputStride: 8, widthMultiplier: 0.25 };
+    const file = backboneFile('mobilenetv2.safetensors', config, (state) => {
+      state.set('classifier.1.weight', zeros([10, 1280]));
+      state.set('classifier.1.bias', zeros([10]));
+    });
+    const wider = backboneFile('mobilenetv2-wider.safetensors', { ...config, widthMultiplier: 0.5 });
+    const backbone = buildBackbone(config);
+    try {
+      assert.deepEqual(loadBackboneWeights(backbone, file), { ignored: ['classifier.1.weight', 'classifier.1.bias'] });
+      assert.throws(() => loadBackboneWeights(backbone, wider), (error: unknown) =>
+        error instanceof CheckpointError && error.message.includes('do not match the mobilenetv2 (widthMultiplier 0.25) backbone') &&
+        error.message.includes('shape mismatches features.0.0.weight: module has [8, 3, 3, 3], state dict has [16, 3, 3, 3]'));
+    } finally {
+      backbone.dispose();
     }
   });
 
@@ -136,5 +155,24 @@ describe('loadBackboneWeights', () => {
     } finally {
       network.dispose();
     }
+  });
+});
+
+describe('MobileNetV2 widths and atrous schedule (hand-computed)', () => {
+  it('makeDivisible rounds to the nearest multiple of 8, at least 8, never losing more than 10%', () => {
+    // 24 * 0.25 = 6 -> 8 (minimum); 24 * 0.5 = 12 -> 16 (12 + 4 = 16); 96 * 0.35 = 33.6 -> 32 (>= 30.24);
+    // 11 -> 8 would lose more than 10%, so 16; 1280 * 1.3 = 1664 stays.
+    assert.deepEqual([6, 12, 33.6, 11, 1664].map((value) => makeDivisible(value)), [8, 16, 32, 16, 1664]);
+  });
+
+  it('atrousSchedule: stride 1 once the output stride is reached; the replaced block keeps the running dilation', () => {
+    // Stem, then blocks of torchvision's mobilenet_v2 (first strides of stages 24, 32, 64, 160 are 2), then the 1x1 conv.
+    const strides = [2, 1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1];
+    const os16 = atrousSchedule(strides, 16);
+    assert.deepEqual(os16.map((entry) => entry.stride), [2, 1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(os16.map((entry) => entry.dilation), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
+    const os8 = atrousSchedule(strides, 8);
+    assert.deepEqual(os8.map((entry) => entry.stride), [2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(os8.map((entry) => entry.dilation), [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4]);
   });
 });

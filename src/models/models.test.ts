@@ -15,23 +15,31 @@ import { loadSafetensors, saveSafetensors } from '../torch/safetensors.js';
 import { ShapeError } from '../errors.js';
 import { buildModel } from './build.js';
 import { ProjectionHead } from './heads.js';
-import type { DeepLabV3PlusConfig, OutputStride, ResNetKind } from './config.js';
+import type { BackboneKind, DeepLabV3PlusConfig, OutputStride } from './config.js';
 import type { DeepLabV3Plus } from './deeplabv3plus.js';
 
 const WIDTH = 0.25;
 const SIZE = 64;
 const BATCH = 2;
 const SMALL = { asppChannels: 32, reductionChannels: 12, decoderChannels: 24 };
-/** Hand-computed channels at width 0.25: stage planes 16, 32, 64, 128; ResNet-50 expands by 4. */
-const EXPECTED_CHANNELS: Record<ResNetKind, { low: number; high: number }> = {
+/**
+ * Hand-computed channels at width 0.25: ResNet stage planes 16, 32, 64, 128; ResNet-50 expands by 4.
+ * MobileNetV2: 24 * 0.25 = 6 rounds up to the minimum multiple of 8; the final 1x1 conv keeps 1280 below width 1.
+ */
+const EXPECTED_CHANNELS: Record<BackboneKind, { low: number; high: number }> = {
   resnet18: { low: 16, high: 128 },
   resnet34: { low: 16, high: 128 },
   resnet50: { low: 64, high: 512 },
+  mobilenetv2: { low: 8, high: 1280 },
+};
+/** The first BatchNorm of each backbone (torchvision's names). */
+const FIRST_BATCH_NORM: Record<BackboneKind, string> = {
+  resnet18: 'bn1', resnet34: 'bn1', resnet50: 'bn1', mobilenetv2: 'features.0.1',
 };
 const temp = mkdtempSync(join(tmpdir(), 'contraseg-models-'));
 after(() => rmSync(temp, { recursive: true, force: true }));
 
-function config(kind: ResNetKind, outputStride: OutputStride): DeepLabV3PlusConfig {
+function config(kind: BackboneKind, outputStride: OutputStride): DeepLabV3PlusConfig {
   return { backbone: { kind, outputStride, widthMultiplier: WIDTH }, ...SMALL };
 }
 
@@ -39,7 +47,7 @@ function maxAbsDifference(a: Tensor, b: Tensor): number {
   return scope(() => a.sub(b).abs().amax().item());
 }
 
-function withNetwork(kind: ResNetKind, outputStride: OutputStride, body: (network: DeepLabV3Plus) => void): void {
+function withNetwork(kind: BackboneKind, outputStride: OutputStride, body: (network: DeepLabV3Plus) => void): void {
   manualSeed(1);
   const network = buildModel(config(kind, outputStride));
   try {
@@ -49,7 +57,7 @@ function withNetwork(kind: ResNetKind, outputStride: OutputStride, body: (networ
   }
 }
 
-for (const kind of ['resnet18', 'resnet34', 'resnet50'] as const) {
+for (const kind of ['resnet18', 'resnet34', 'resnet50', 'mobilenetv2'] as const) {
   for (const outputStride of [8, 16] as const) {
     describe(`DeepLabV3+ ${kind}, output stride ${outputStride}`, () => {
       it('backbone features have the stated channels at strides 4 and outputStride; the network outputs stride 4', () => {
@@ -88,8 +96,8 @@ for (const kind of ['resnet18', 'resnet34', 'resnet50'] as const) {
       it('BatchNorm uses and updates batch statistics in training mode, running statistics in eval mode', () => {
         withNetwork(kind, outputStride, (network) => scope(() => {
           const images = randn([BATCH, 3, SIZE, SIZE]);
-          const runningMean = network.backbone.stateDict().get('bn1.running_mean') as Tensor;
-          const counter = network.backbone.stateDict().get('bn1.num_batches_tracked') as Tensor;
+          const runningMean = network.backbone.stateDict().get(`${FIRST_BATCH_NORM[kind]}.running_mean`) as Tensor;
+          const counter = network.backbone.stateDict().get(`${FIRST_BATCH_NORM[kind]}.num_batches_tracked`) as Tensor;
           network.eval();
           const before = runningMean.clone();
           const evalOutput = noGrad(() => network.forward(images));

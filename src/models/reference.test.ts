@@ -1,6 +1,6 @@
 /**
  * Oracle tests against PyTorch (scripts/fixtures/models.py -> fixtures/models.json): torchvision's
- * ResNet names, shapes and parameter counts; DeepLabV3+ parameter counts; forward passes of networks
+ * ResNet and MobileNetV2 names, shapes and parameter counts; MobileNetV2 backbone features; DeepLabV3+ parameter counts; forward passes of networks
  * whose weights both sides compute from one formula; a torchvision-layout checkpoint written by the
  * documented conversion snippet.
  */
@@ -15,13 +15,13 @@ import { interpolate } from '../torch/ops/functional.js';
 import { buildModel, buildBackbone, loadBackboneWeights } from './build.js';
 import { Classifier, ProjectionHead } from './heads.js';
 import { fillByFormula, formulaInput } from './formula-weights.js';
-import type { DeepLabV3PlusConfig, OutputStride, ResNetKind } from './config.js';
+import type { BackboneKind, DeepLabV3PlusConfig, OutputStride, ResNetKind } from './config.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
 interface Summary { shape: number[]; sample: number[]; sum: number; absSum: number; sqSum: number }
 interface Case {
-  name: string; kind: ResNetKind; outputStride: OutputStride; width: number; aspp: number; reduction: number;
+  name: string; kind: BackboneKind; outputStride: OutputStride; width: number; aspp: number; reduction: number;
   decoder: number; input: number[]; features: Summary; embeddings?: Summary; logits?: Summary;
 }
 interface Fixture {
@@ -31,6 +31,8 @@ interface Fixture {
   evalCases: Case[];
   trainCase: Case & { loss: number; runningMean: Record<string, Summary>; grads: Record<string, Summary> };
   checkpoint: { file: string; kind: ResNetKind; outputStride: OutputStride; width: number; input: number[]; low: Summary; high: Summary };
+  mobilenetv2: { keys: [string, number[]][]; parameterCount: number; classifierParameterCount: number; deeplabv3plus: number };
+  mobilenetv2Cases: { name: string; outputStride: OutputStride; width: number; input: number[]; low: Summary; high: Summary }[];
 }
 
 const fixture = JSON.parse(readFileSync(join(FIXTURES, 'models.json'), 'utf8')) as Fixture;
@@ -144,4 +146,42 @@ describe('torchvision-layout checkpoint written by the documented snippet', () =
       backbone.dispose();
     }
   });
+});
+
+describe('torchvision MobileNetV2 compatibility', () => {
+  it('backbone keys, shapes and parameter count equal torchvision\'s mobilenet_v2 (classifier excluded) at OS 8 and 16; ' +
+    'DeepLabV3+ count equals the reference', () => {
+    const reference = fixture.mobilenetv2;
+    for (const outputStride of [8, 16] as const) {
+      const backbone = buildBackbone({ kind: 'mobilenetv2', outputStride });
+      try {
+        assert.deepEqual([...backbone.stateDict()].map(([name, value]) => [name, value.shape]), reference.keys);
+        assert.equal(backbone.parameterCount(), reference.parameterCount - reference.classifierParameterCount);
+      } finally {
+        backbone.dispose();
+      }
+    }
+    const network = buildModel({ backbone: { kind: 'mobilenetv2', outputStride: 16 } });
+    try {
+      assert.equal(network.parameterCount(), reference.deeplabv3plus);
+    } finally {
+      network.dispose();
+    }
+  });
+
+  for (const c of fixture.mobilenetv2Cases) {
+    it(`${c.name}: backbone features match PyTorch (formula weights, eval mode, input [${c.input.join(', ')}])`, () => {
+      const backbone = buildBackbone({ kind: 'mobilenetv2', outputStride: c.outputStride, widthMultiplier: c.width }).eval();
+      fillByFormula(backbone);
+      try {
+        noGrad(() => scope(() => {
+          const { low, high } = backbone.forward(formulaInput(c.input));
+          assertMatches(low, c.low, `${c.name} low`);
+          assertMatches(high, c.high, `${c.name} high`);
+        }));
+      } finally {
+        backbone.dispose();
+      }
+    });
+  }
 });
