@@ -1,5 +1,5 @@
 """PyTorch side of bench/deeplab-step.ts: ResNet-18 DeepLabV3+ (OS 8) + classifier with the module tree of
-scripts/fixtures/models.py (the oracle of src/models), cross-entropy (ignore 255), SGD momentum 0.9.
+scripts/fixtures/reference_models.py (the oracle of src/models), cross-entropy (ignore 255), SGD momentum 0.9.
 
 Args: threads batch size classes. Steps on command so the two sides interleave under the same load: reads
 'train' or 'infer' lines from stdin and answers each with one JSON line {"ms": ...}; 'quit' prints
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from step_server import serve  # bench/, the folder of this script, is on sys.path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts', 'fixtures'))
-from models import Classifier, DeepLabV3Plus  # noqa: E402
+from reference_models import Classifier, DeepLabV3Plus  # noqa: E402
 
 
 def main():

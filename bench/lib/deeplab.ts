@@ -1,7 +1,7 @@
 /**
  * Issue 5's benchmark network: ResNet-18 DeepLabV3+ (OS 8) with a 21-class classifier, batch 4 x 3 x 256 x 256,
  * logits resized to the input, cross-entropy (ignore 255), SGD momentum 0.9. bench/deeplab_step.py is the
- * PyTorch side (the module tree of scripts/fixtures/models.py).
+ * PyTorch side (the module tree of scripts/fixtures/reference_models.py).
  */
 import { keep, noGrad, scope } from '../../src/torch/scope.js';
 import { manualSeed, randint, randn } from '../../src/torch/creation.js';
