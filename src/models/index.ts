@@ -6,7 +6,7 @@ export type {
 export { DEEPLAB_DEFAULTS, PROJECTION_DEFAULTS } from './config.js';
 export { Backbone, type BackboneFeatures } from './backbones/backbone.js';
 export { ResNetBackbone, BasicBlock, Bottleneck } from './backbones/resnet.js';
-export { MobileNetV2Backbone, InvertedResidual, ReLU6, makeDivisible, atrousSchedule } from './backbones/mobilenetv2.js';
+export { MobileNetV2Backbone, InvertedResidual, makeDivisible, atrousSchedule } from './backbones/mobilenetv2.js';
 export { ASPP, ASPPConv, ASPPPooling, asppRates, ASPP_RATES_OS16 } from './aspp.js';
 export { DeepLabV3PlusDecoder } from './decoder.js';
 export { DeepLabV3Plus } from './deeplabv3plus.js';

@@ -120,6 +120,13 @@ export class ReLU extends Layer {
   }
 }
 
+/** min(max(x, 0), 6) (MobileNetV2's activation). */
+export class ReLU6 extends Layer {
+  forward(input: Tensor): Tensor {
+    return input.clamp(0, 6);
+  }
+}
+
 /** Drops elements with probability p in training mode (scaling the rest by 1/(1-p)); identity in eval. */
 export class Dropout extends Layer {
   readonly p: number;

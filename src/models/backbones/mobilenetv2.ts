@@ -16,7 +16,7 @@
  * takes its backbone's last `features` module (the 960-channel 1x1 conv). TF DeepLab instead stops at
  * `layer_18` (features[17], 320 channels); keeping features[18] keeps every torchvision weight in use.
  */
-import { BatchNorm2d, Conv2d, Layer, Sequential, kaimingNormalFanOut } from '../../nn/index.js';
+import { BatchNorm2d, Conv2d, Layer, ReLU6, Sequential, kaimingNormalFanOut } from '../../nn/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { scope } from '../../torch/scope.js';
 import { Backbone, type BackboneFeatures } from './backbone.js';
@@ -59,13 +59,6 @@ export function atrousSchedule(strides: readonly number[], outputStride: OutputS
     current *= stride;
     return { stride, dilation: 1 };
   });
-}
-
-/** min(max(x, 0), 6) (torch.nn.ReLU6). No state. */
-export class ReLU6 extends Layer {
-  forward(input: Tensor): Tensor {
-    return input.clamp(0, 6);
-  }
 }
 
 /**
