@@ -12,11 +12,12 @@ import { round } from './lib/paired.js';
 const THREADS = 2;
 const STEPS = Number(process.argv[2] ?? 10);
 const WARMUP = Number(process.argv[3] ?? 2);
+const COUNTS = { trainSteps: STEPS, inferSteps: STEPS, warmup: WARMUP };
 
 setNumThreads(THREADS);
 const { batch, size, classes } = DEEPLAB_BENCH;
 const script = join(dirname(fileURLToPath(import.meta.url)), 'deeplab_step.py');
-const result = await compareWithPytorch('deeplab', createDeeplabSteps(), script, [THREADS, batch, size, classes], STEPS, WARMUP);
-for (const line of describe('ResNet-18 DeepLabV3+ OS8', STEPS, result)) console.log(line);
+const result = await compareWithPytorch('deeplab', createDeeplabSteps(), script, [THREADS, batch, size, classes], COUNTS);
+for (const line of describe('ResNet-18 DeepLabV3+ OS8', COUNTS, result)) console.log(line);
 console.log(JSON.stringify({ bench: 'deeplab-step', threads: THREADS, batch: [batch, 3, size, size], steps: STEPS, ...result,
   contraseg_rss_mb: round(process.resourceUsage().maxRSS / 1024) }));

@@ -13,12 +13,21 @@ export interface Comparison {
   pytorch_rss_mb: number;
 }
 
+/** Timed steps per side (split over two blocks) and untimed warm-up steps per block. */
+export interface StepCounts {
+  trainSteps: number;
+  /** Inference passes are short and noisier: time more of them. */
+  inferSteps: number;
+  warmup: number;
+}
+
 /** Compares `ours` (disposed at the end) with `script` started with `args`. */
 export async function compareWithPytorch(label: string, ours: BenchSteps, script: string, args: (string | number)[],
-  steps: number, warmup: number): Promise<Comparison> {
+  counts: StepCounts): Promise<Comparison> {
+  const { trainSteps, inferSteps, warmup } = counts;
   const pytorch = await startPytorch(script, args);
-  const train = ratios(await measureBlocks(label, ours.train, pytorch, 'train', steps, warmup));
-  const infer = ratios(await measureBlocks(label, ours.infer, pytorch, 'infer', steps, warmup));
+  const train = ratios(await measureBlocks(label, ours.train, pytorch, 'train', trainSteps, warmup));
+  const infer = ratios(await measureBlocks(label, ours.infer, pytorch, 'infer', inferSteps, warmup));
   const pytorchRss = (await pytorch.run('quit')).rss_mb;
   ours.dispose();
   return {
@@ -29,9 +38,9 @@ export async function compareWithPytorch(label: string, ours: BenchSteps, script
 }
 
 /** One human-readable line per figure pair. */
-export function describe(label: string, steps: number, c: Comparison): string[] {
+export function describe(label: string, counts: StepCounts, c: Comparison): string[] {
   return [
-    `${label} train step (median of ${steps}): contraseg ${c.contraseg_ms} ms, PyTorch ${c.pytorch_ms} ms, ratio ${c.ratio}`,
-    `${label} inference (median of ${steps}): contraseg ${c.contraseg_infer_ms} ms, PyTorch ${c.pytorch_infer_ms} ms, ratio ${c.infer_ratio}`,
+    `${label} train step (median of ${counts.trainSteps}): contraseg ${c.contraseg_ms} ms, PyTorch ${c.pytorch_ms} ms, ratio ${c.ratio}`,
+    `${label} inference (median of ${counts.inferSteps}): contraseg ${c.contraseg_infer_ms} ms, PyTorch ${c.pytorch_infer_ms} ms, ratio ${c.infer_ratio}`,
   ];
 }
