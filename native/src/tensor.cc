@@ -16,7 +16,7 @@ static size_t elementSize(napi_typedarray_type type) {
   switch (type) {
     case napi_float32_array: case napi_int32_array: return 4;
     case napi_float64_array: case napi_bigint64_array: return 8;
-    case napi_uint8_array: case napi_int8_array: return 1;
+    case napi_uint8_array: return 1;
     default: return 0;
   }
 }
@@ -35,10 +35,11 @@ static at::ScalarType scalarTypeOf(napi_typedarray_type type) {
 // fromTypedArray(data, shape, dtype?, requiresGrad): copies data; converts to dtype when it differs.
 CS_ENTRY(fromTypedArray) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "tensor(): data must be a typed array");
+  const char* supported = "tensor(): use Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or number[]";
+  if (!info[0].IsTypedArray()) throw makeError(env, supported);
   auto array = info[0].As<Napi::TypedArray>();
   size_t size = elementSize(array.TypedArrayType());
-  if (size == 0) throw Napi::TypeError::New(env, "tensor(): use Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
+  if (size == 0) throw makeError(env, supported);
   std::vector<int64_t> shape = toIntList(info[1], "shape");
   int64_t numel = 1;
   for (int64_t dim : shape) {

@@ -74,8 +74,11 @@ describe('tensor()', () => {
   });
 
   it('throws EngineError for unsupported typed arrays', () => {
-    assert.throws(() => tensor(new Int16Array([1]) as unknown as Int32Array), (error: unknown) =>
-      error instanceof EngineError && /use Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or number\[\]/.test(error.message));
+    for (const data of [new Int16Array([1]), new Int8Array([1]), new Uint8ClampedArray([1]), new DataView(new ArrayBuffer(4))]) {
+      assert.throws(() => tensor(data as unknown as Int32Array), (error: unknown) =>
+        error instanceof EngineError && /use Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or number\[\]/.test(error.message),
+        data.constructor.name);
+    }
   });
 
   it('requiresGrad on an integer tensor throws EngineError, never crashes', () => {

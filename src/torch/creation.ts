@@ -14,7 +14,7 @@ export interface TensorOptions {
 /**
  * Creates a tensor from values (copied). `shape` defaults to 1-D. Float32Array -> float32,
  * Int32Array -> int32, BigInt64Array -> int64, Uint8Array -> uint8, number[] -> float32 unless `dtype` says otherwise.
- * @throws EngineError if the shape does not match the number of values.
+ * @throws EngineError if the shape does not match the number of values, or for another typed array.
  */
 export function tensor(data: ArrayLike<number> | BigInt64Array | Float32Array | Float64Array | Int32Array | Uint8Array,
   shape?: number[], options: TensorOptions = {}): Tensor {
@@ -23,16 +23,11 @@ export function tensor(data: ArrayLike<number> | BigInt64Array | Float32Array | 
     view = data;
   } else if (options.dtype === undefined || options.dtype === 'float32') {
     view = Float32Array.from(data);
-  } else if (options.dtype === 'float64') {
-    view = Float64Array.from(data);
   } else {
-    view = Float64Array.from(data); // exact for integers up to 2^53; converted natively to dtype
+    view = Float64Array.from(data); // float64, or integers (exact up to 2^53) converted natively to dtype
   }
   const length = (view as unknown as { length: number }).length;
-  if (view instanceof Uint8ClampedArray || view instanceof Int8Array || view instanceof Int16Array ||
-      view instanceof Uint16Array || view instanceof Uint32Array || view instanceof DataView) {
-    throw new EngineError('tensor(): use Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or number[]');
-  }
+  // Other typed arrays and DataViews are rejected natively with an EngineError.
   return wrap(native.fromTypedArray(view, shape ?? [length], options.dtype, options.requiresGrad ?? false));
 }
 
