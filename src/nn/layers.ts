@@ -4,7 +4,7 @@ import { defaultConvWeight, fans, uniform } from './init.js';
 import { ones, zeros } from '../torch/creation.js';
 import { native } from '../torch/native.js';
 import type { Tensor } from '../torch/tensor.js';
-import { adaptiveAvgPool2d, batchNorm, conv2d, dropout, type Pair } from '../torch/ops/functional.js';
+import { adaptiveAvgPool2d, batchNorm, conv2d, dropout, pair, type Pair } from '../torch/ops/functional.js';
 import { ShapeError } from '../errors.js';
 
 /** A module mapping one tensor to one tensor; what Sequential chains. */
@@ -24,10 +24,6 @@ export interface Conv2dConfig {
   bias?: boolean;
   /** Draws the initial weight for a shape (default: PyTorch's, defaultConvWeight), e.g. kaimingNormalFanOut. */
   weightInit?: (shape: number[]) => Tensor;
-}
-
-function pair(value: Pair): [number, number] {
-  return typeof value === 'number' ? [value, value] : value;
 }
 
 /** 2-D convolution: [B, inChannels, H, W] -> [B, outChannels, H', W']. Parameters `weight`, `bias`. */

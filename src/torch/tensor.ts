@@ -151,7 +151,8 @@ export class Tensor {
   indexSelect(dim: number, index: Tensor): Tensor { return wrap(native.indexSelect(this.handle, dim, index.handle)); }
 }
 
-function dimList(dims: number | number[] | undefined): number[] | undefined {
+/** @internal One dim or several as a list (undefined: all dims). */
+export function dimList(dims: number | number[] | undefined): number[] | undefined {
   return typeof dims === 'number' ? [dims] : dims;
 }
 

@@ -6,7 +6,8 @@ import { ShapeError } from '../../errors.js';
 /** An int or an [h, w] pair. */
 export type Pair = number | [number, number];
 
-function pair(value: Pair): [number, number] {
+/** @internal An int as an [h, w] pair. */
+export function pair(value: Pair): [number, number] {
   return typeof value === 'number' ? [value, value] : value;
 }
 

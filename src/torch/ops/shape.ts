@@ -1,10 +1,6 @@
 /** Reductions and shape manipulation (functional forms). */
 import { native } from '../native.js';
-import { wrap, type Tensor } from '../tensor.js';
-
-function dimList(dims: number | number[] | undefined): number[] | undefined {
-  return typeof dims === 'number' ? [dims] : dims;
-}
+import { dimList, wrap, type Tensor } from '../tensor.js';
 
 /** Sum over dims (all when omitted). */
 export function sum(a: Tensor, dims?: number | number[], keepdim = false): Tensor { return a.sum(dims, keepdim); }
