@@ -76,12 +76,17 @@ export abstract class Module {
     return out;
   }
 
+  /** The tensors `own` picks from each module of the tree, own ones first, then each child's, with dotted names. */
+  private collect(prefix: string, own: (module: Module) => Iterable<[string, Tensor]>): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, tensor] of own(this)) out.push([join(prefix, name), tensor]);
+    for (const [name, child] of this.ownChildren) out.push(...child.collect(join(prefix, name), own));
+    return out;
+  }
+
   /** Every parameter with its dotted name (borrowed: do not dispose). */
   namedParameters(prefix = ''): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [name, parameter] of this.ownParameters) out.push([join(prefix, name), parameter]);
-    for (const [name, child] of this.ownChildren) out.push(...child.namedParameters(join(prefix, name)));
-    return out;
+    return this.collect(prefix, (module) => module.ownParameters);
   }
 
   /** Every parameter (borrowed). */
@@ -91,10 +96,7 @@ export abstract class Module {
 
   /** Every buffer with its dotted name (borrowed). */
   namedBuffers(prefix = ''): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [name, buffer] of this.ownBuffers) out.push([join(prefix, name), buffer]);
-    for (const [name, child] of this.ownChildren) out.push(...child.namedBuffers(join(prefix, name)));
-    return out;
+    return this.collect(prefix, (module) => module.ownBuffers);
   }
 
   /** Every buffer (borrowed). */
@@ -133,11 +135,7 @@ export abstract class Module {
    * buffers, then its children). The tensors are the module's own (borrowed): do not dispose them.
    */
   stateDict(prefix = ''): StateDict {
-    const out: StateDict = new Map();
-    for (const [name, parameter] of this.ownParameters) out.set(join(prefix, name), parameter);
-    for (const [name, buffer] of this.ownBuffers) out.set(join(prefix, name), buffer);
-    for (const [name, child] of this.ownChildren) for (const entry of child.stateDict(join(prefix, name))) out.set(...entry);
-    return out;
+    return new Map(this.collect(prefix, (module) => [...module.ownParameters, ...module.ownBuffers]));
   }
 
   /**
