@@ -43,7 +43,8 @@ CS_ENTRY(sgdStep) {
   return created;
 }
 
-// adamwStep(params[], expAvg[], expAvgSq[], steps[] (already incremented), lr, beta1, beta2, eps, weightDecay)
+// adamwStep(params[], expAvg[], expAvgSq[], steps[], lr, beta1, beta2, eps, weightDecay): a parameter with a
+// gradient advances its step count (written back into steps[], as PyTorch counts per parameter) and is updated.
 CS_ENTRY(adamwStep) {
   at::NoGradGuard noGrad;
   Napi::Array params = arrayArg(info[0], "params");
@@ -58,7 +59,8 @@ CS_ENTRY(adamwStep) {
     const at::Tensor& grad = param.grad();
     at::Tensor& expAvg = unwrapTensor(expAvgs[i], "expAvg");
     at::Tensor& expAvgSq = unwrapTensor(expAvgSqs[i], "expAvgSq");
-    double step = toDouble(steps[i], "step");
+    double step = toDouble(steps[i], "step") + 1;
+    steps.Set(i, Napi::Number::New(info.Env(), step));
     param.mul_(1 - lr * weightDecay);
     expAvg.mul_(beta1).add_(grad, 1 - beta1);
     expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);

@@ -37,14 +37,7 @@ export class AdamW extends Optimizer {
   }
 
   step(): void {
-    // A parameter's step counter advances only when it has a gradient, as in PyTorch.
-    this.params.forEach((param, index) => {
-      const grad = native.grad(param.handle);
-      if (grad !== null) {
-        native.dispose(grad);
-        this.steps[index] += 1;
-      }
-    });
+    // Advances this.steps in place for the parameters that have a gradient, as PyTorch counts.
     native.adamwStep(this.params.map((p) => p.handle), this.expAvg.map((t) => t.handle), this.expAvgSq.map((t) => t.handle),
       this.steps, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay);
   }

@@ -115,3 +115,17 @@ test('loading the state of another optimizer kind or size fails with CheckpointE
 test('SGD rejects Nesterov without momentum', () => {
   assert.throws(() => new SGD([], { lr: 0.1, nesterov: true }), /Nesterov momentum requires momentum > 0/);
 });
+
+test('AdamW advances the step count only of parameters that have a gradient, as torch.optim does', () => {
+  const c = fixture.cases.adamw_default;
+  const params = makeParams(c);
+  const optimizer = new AdamW(params);
+  const before = params[1].toTypedArray();
+  scope(() => params[0].sum().backward()); // only params[0] gets a gradient
+  optimizer.step();
+  optimizer.step();
+  assert.deepEqual(optimizer.stateDict().meta.steps, [2, 0]);
+  assert.deepEqual(params[1].toTypedArray(), before, 'a parameter without gradient is not touched (no weight decay either)');
+  optimizer.dispose();
+  params.forEach((p) => p.dispose());
+});
