@@ -41,6 +41,19 @@ export interface LoaderOptions<V extends LoaderViews = LoaderViews> {
   readonly workers?: number;
   /** Batches requested ahead of the consumer (default 2 per worker, at least 2). */
   readonly prefetch?: number;
+  /**
+   * Iteration-based training on few images: when the dataset holds fewer images than one batch, an epoch
+   * is several independent permutations of it back to back (each repeated image gets its own
+   * augmentation draw), so K = 5 labelled images fill batches of 8. Default false (then such a loader
+   * with dropLast is a ConfigError).
+   */
+  readonly repeatToFill?: boolean;
+}
+
+/** Where a loader stands: the batch `batch` (0-based) of epoch `epoch`. */
+export interface LoaderPosition {
+  readonly epoch: number;
+  readonly batch: number;
 }
 
 /** A batch: images [B,3,H,W] float32 (normalised), labels [B,H,W] int64 (255 = ignore). The caller owns the tensors. */
@@ -60,8 +73,14 @@ export interface PairBatch extends Batch {
 /** Batches of a dataset, epoch by epoch. Dispose it to stop its workers. */
 export interface Loader<B extends Batch> {
   readonly batchesPerEpoch: number;
-  /** The batches of epoch `epoch` (0-based), in order. Break out early at will; remaining prefetches are discarded. */
-  epoch(epoch: number): AsyncGenerator<B, void, undefined>;
+  /**
+   * The batches of epoch `epoch` (0-based), in order, from batch `startBatch` (default 0; the batches
+   * before it are skipped without being decoded, for an exact resume). Break out early at will;
+   * remaining prefetches are discarded.
+   */
+  epoch(epoch: number, startBatch?: number): AsyncGenerator<B, void, undefined>;
+  /** Endless batches, epoch after epoch, from `from` (default the start): iteration-based training. */
+  stream(from?: LoaderPosition): AsyncGenerator<B, void, undefined>;
   /** Terminates the workers. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -76,22 +95,38 @@ function checkOptions(dataset: SegmentationDataset, options: LoaderOptions): voi
   integer('seed', options.seed, 0);
   integer('workers', options.workers, 0);
   integer('prefetch', options.prefetch, 1);
-  if ((options.dropLast ?? options.shuffle ?? true) && options.batchSize > dataset.length) {
+  if (dataset.length === 0) throw new ConfigError(`${dataset.name} holds no images; check the dataset root and split.`);
+  if ((options.dropLast ?? options.shuffle ?? true) && options.batchSize > dataset.length && options.repeatToFill !== true) {
     throw new ConfigError(`loader batchSize ${options.batchSize} is larger than ${dataset.name} (${dataset.length} images) and dropLast is on, ` +
-      'so an epoch would be empty. Lower the batch size or set dropLast: false.');
+      'so an epoch would be empty. Lower the batch size, set dropLast: false, or repeatToFill: true.');
   }
 }
 
-/** The batches of one epoch as lists of (index, seed). */
+/** How many permutations of the dataset make one epoch (more than 1 only with repeatToFill). */
+function repetitions(length: number, options: LoaderOptions): number {
+  return options.repeatToFill === true && length < options.batchSize ? Math.ceil(options.batchSize / length) : 1;
+}
+
+/**
+ * The batches of one epoch as lists of (index, seed). Seeds of the first permutation are
+ * (seed, epoch, index), as before repetition existed; repetition r > 0 adds r, so a repeated image
+ * gets a fresh augmentation draw.
+ */
 function planEpoch(length: number, options: LoaderOptions, epoch: number): BatchItem[][] {
   const shuffle = options.shuffle ?? true;
-  const order = shuffle ? new Rng(deriveSeed(options.seed, epoch, 0xe90c)).permutation(length) : Array.from({ length }, (_, i) => i);
+  const items: BatchItem[] = [];
+  for (let rep = 0; rep < repetitions(length, options); rep++) {
+    const order = shuffle
+      ? new Rng(rep === 0 ? deriveSeed(options.seed, epoch, 0xe90c) : deriveSeed(options.seed, epoch, 0xe90c, rep)).permutation(length)
+      : Array.from({ length }, (_, i) => i);
+    for (const index of order) items.push({ index, seed: rep === 0 ? deriveSeed(options.seed, epoch, index) : deriveSeed(options.seed, epoch, index, rep) });
+  }
   const dropLast = options.dropLast ?? shuffle;
   const batches: BatchItem[][] = [];
-  for (let start = 0; start < length; start += options.batchSize) {
-    const indices = order.slice(start, start + options.batchSize);
-    if (indices.length < options.batchSize && dropLast) break;
-    batches.push(indices.map((index) => ({ index, seed: deriveSeed(options.seed, epoch, index) })));
+  for (let start = 0; start < items.length; start += options.batchSize) {
+    const batch = items.slice(start, start + options.batchSize);
+    if (batch.length < options.batchSize && dropLast) break;
+    batches.push(batch);
   }
   return batches;
 }
@@ -125,25 +160,31 @@ export function createLoader(dataset: SegmentationDataset, options: LoaderOption
   const pool = workers > 0 && dataset.descriptor !== undefined ? new WorkerPool(dataset.descriptor, recipe, workers) : undefined;
   const run = (items: BatchItem[]): Promise<RawBatch> => (pool === undefined ? buildBatch(dataset, items, recipe) : pool.run(items));
   const prefetch = options.prefetch ?? Math.max(2, 2 * workers);
-  return {
-    batchesPerEpoch: planEpoch(dataset.length, options, 0).length,
-    async *epoch(epoch: number) {
-      const batches = planEpoch(dataset.length, options, epoch);
-      const pending: Promise<RawBatch>[] = [];
-      let next = 0;
-      const fill = (): void => {
-        while (pending.length < prefetch && next < batches.length) {
-          const request = run(batches[next++] as BatchItem[]);
-          request.catch(() => undefined); // rejections surface when awaited; never unhandled if abandoned
-          pending.push(request);
-        }
-      };
-      fill();
-      while (pending.length > 0) {
-        const raw = await (pending.shift() as Promise<RawBatch>);
-        fill();
-        yield toBatch(raw);
+  async function* epoch(index: number, startBatch = 0): AsyncGenerator<Batch | PairBatch, void, undefined> {
+    const batches = planEpoch(dataset.length, options, index);
+    const pending: Promise<RawBatch>[] = [];
+    let next = Math.max(0, startBatch);
+    const fill = (): void => {
+      while (pending.length < prefetch && next < batches.length) {
+        const request = run(batches[next++] as BatchItem[]);
+        request.catch(() => undefined); // rejections surface when awaited; never unhandled if abandoned
+        pending.push(request);
       }
+    };
+    fill();
+    while (pending.length > 0) {
+      const raw = await (pending.shift() as Promise<RawBatch>);
+      fill();
+      yield toBatch(raw);
+    }
+  }
+  const batchesPerEpoch = planEpoch(dataset.length, options, 0).length;
+  return {
+    batchesPerEpoch,
+    epoch,
+    async *stream(from: LoaderPosition = { epoch: 0, batch: 0 }) {
+      if (batchesPerEpoch === 0) throw new ConfigError(`${dataset.name}: an epoch holds no batch; lower the batch size or set repeatToFill: true.`);
+      for (let index = from.epoch, start = from.batch; ; index++, start = 0) yield* epoch(index, start);
     },
     dispose: async () => pool?.dispose(),
   };

@@ -1,0 +1,64 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { liveTensorCount } from '../torch/scope.js';
+import { fixtureImage, temporaryFolder, writeCamVidFixture } from './fixtures.js';
+import { createLoader, type Batch, type Loader } from './loader.js';
+import { openDataset } from './open-dataset.js';
+
+const folder = await temporaryFolder('contraseg-stream-');
+after(() => folder.remove());
+const root = join(folder.path, 'camvid');
+await writeCamVidFixture(root, { train: Array.from({ length: 5 }, (_, i) => fixtureImage(`f${i}`, 30, 22, [0, 3, 5, 8], i)) });
+const dataset = await openDataset({ kind: 'camvid', root, split: 'train' });
+const augment = { scale: [0.8, 1.25] as const, crop: { width: 16, height: 12 }, flipProbability: 0.5 };
+
+async function take(loader: Loader<Batch>, count: number, from?: { epoch: number; batch: number }) {
+  const out: { ids: readonly string[]; images: number[] }[] = [];
+  for await (const batch of loader.stream(from)) {
+    out.push({ ids: batch.ids, images: batch.images.toArray() });
+    batch.dispose();
+    if (out.length === count) break;
+  }
+  return out;
+}
+
+test('K = 5 images fill batches of 8: an epoch is two permutations, every image at least once, repeats drawn anew', async () => {
+  const loader = createLoader(dataset, { batchSize: 8, seed: 3, augment, views: { kind: 'single' }, workers: 1, repeatToFill: true });
+  try {
+    assert.equal(loader.batchesPerEpoch, 1); // 2 x 5 = 10 samples, drop last -> one batch of 8
+    const [batch] = await take(loader, 1);
+    assert.equal(batch?.ids.length, 8);
+    const counts = new Map<string, number>();
+    for (const id of batch?.ids ?? []) counts.set(id, (counts.get(id) ?? 0) + 1);
+    assert.ok([...counts.values()].every((n) => n <= 2));
+    // the first permutation holds all five images; positions 5..7 repeat three of them with new augmentation
+    assert.equal(new Set(batch?.ids.slice(0, 5)).size, 5);
+    const pixels = 3 * 12 * 16;
+    const first = batch?.ids.indexOf(batch.ids[5] as string) as number;
+    assert.notDeepEqual(batch?.images.slice(first * pixels, (first + 1) * pixels), batch?.images.slice(5 * pixels, 6 * pixels));
+  } finally {
+    await loader.dispose();
+  }
+});
+
+test('without repeatToFill a batch larger than the dataset stays a ConfigError naming the fix', () => {
+  assert.throws(() => createLoader(dataset, { batchSize: 8, seed: 0, augment, views: { kind: 'single' } }),
+    (error: unknown) => error instanceof ConfigError && /repeatToFill: true/.test(error.message));
+});
+
+test('stream() crosses epochs; stream({ epoch, batch }) resumes exactly where the uninterrupted stream stood', async () => {
+  const loader = createLoader(dataset, { batchSize: 2, seed: 9, augment, views: { kind: 'single' }, workers: 1 });
+  const before = liveTensorCount();
+  try {
+    assert.equal(loader.batchesPerEpoch, 2);
+    const all = await take(loader, 7);
+    assert.equal(all.length, 7);
+    const resumed = await take(loader, 4, { epoch: 1, batch: 1 }); // step 3 = epoch 1, batch 1
+    assert.deepEqual(resumed, all.slice(3));
+  } finally {
+    await loader.dispose();
+  }
+  assert.equal(liveTensorCount(), before);
+});
