@@ -10,3 +10,4 @@ export * from './ops/shape.js';
 export * from './ops/functional.js';
 export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, type SafetensorsContent } from './safetensors.js';
 export * as optim from './optim/index.js';
+export { gradNorm, clipGradNorm } from './clip-grad.js';
