@@ -73,3 +73,16 @@ export class StateDictError extends ContrasegError {
     this.mismatched = mismatched;
   }
 }
+
+/**
+ * A loader worker thread died (out of memory, an uncaught error, `process.exit`) and could not be replaced,
+ * or kept dying on the same batch. A DatasetError (code DATASET), since it stops the data; `reason` is why
+ * the worker died, e.g. 'ERR_WORKER_OUT_OF_MEMORY: ...' or 'exit code 3'.
+ */
+export class LoaderWorkerError extends DatasetError {
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
