@@ -4,7 +4,7 @@
  */
 
 /** Stable machine-readable error codes. */
-export type ErrorCode = 'ENGINE' | 'CONFIG' | 'DATASET' | 'SHAPE' | 'CHECKPOINT' | 'STATE_DICT';
+export type ErrorCode = 'ENGINE' | 'CONFIG' | 'DATASET' | 'SHAPE' | 'CHECKPOINT' | 'STATE_DICT' | 'NUMERIC';
 
 /** Base class of every contraseg error. */
 export class ContrasegError extends Error {
@@ -84,5 +84,12 @@ export class LoaderWorkerError extends DatasetError {
   constructor(message: string, reason: string) {
     super(message);
     this.reason = reason;
+  }
+}
+
+/** Training diverged: a loss or gradient became NaN or infinite. The message names the stage and step. */
+export class NumericalError extends ContrasegError {
+  constructor(message: string) {
+    super('NUMERIC', message);
   }
 }

@@ -31,6 +31,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   STATE_DICT: 5,
   SHAPE: 6,
   ENGINE: 7,
+  NUMERIC: 8,
 };
 
 /**
