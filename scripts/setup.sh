@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Idempotent set-up: system libraries (Debian), npm packages, the native addon.
 # Safe to run again; each step is skipped when already done.
+# --dev: also the development tools, i.e. the PyTorch reference of benchmarks and fixtures (scripts/setup-dev-tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+dev=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    *) echo "contraseg setup: unknown option '$arg' (known: --dev)" >&2; exit 2 ;;
+  esac
+done
 
 need_apt=()
 if [ -z "${LIBTORCH:-}" ] && ! [ -f /usr/include/ATen/ATen.h ] && ! python3 -c 'import torch, os, sys; sys.exit(0 if os.path.exists(os.path.join(os.path.dirname(torch.__file__), "include", "ATen", "ATen.h")) else 1)' 2>/dev/null; then
@@ -28,3 +37,6 @@ bash scripts/build-native.sh
 
 # The compiled package (dist/): the `contraseg` command and the ESM entry point.
 npm run --silent build
+
+# Last, so that without root the build is still done when the command for the tools is printed.
+if [ "$dev" -eq 1 ]; then bash scripts/setup-dev-tools.sh; fi
