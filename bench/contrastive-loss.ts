@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pythonExecutable, requirePytorchReference } from './lib/pytorch-reference.js';
 
 const SIZES = [32, 64, 128, 256];
 const LOSSES = ['within', 'cross'] as const;
@@ -145,6 +146,7 @@ function round(value: number, digits = 1): number {
 }
 
 function runParent(): void {
+  requirePytorchReference(['torch', 'numpy']); // contrastive_loss_ref.py
   console.log(`contrastive-loss: forward + backward, batch ${BATCH}, D = ${CHANNELS}, ${CLASSES} classes, ` +
     `${THREADS} threads each; contraseg (chunked, exact) vs dense PyTorch (N x M matrices, released-code formulation).`);
   console.log('time: median of the timed passes, default allocator settings; memory: peak RSS above the post-setup ' +
@@ -159,7 +161,7 @@ function runParent(): void {
       const contraseg = measure(process.execPath, ['--expose-gc', '--import', 'tsx', thisFile, '--worker', ...args], size);
       const previous = lastDense.get(loss);
       const predictedMb = previous === undefined ? 0 : previous.mb * (size / previous.size) ** 4;
-      const dense = predictedMb > DENSE_LIMIT_MB ? null : measure('/usr/bin/python3', [join(here, 'contrastive_loss_ref.py'), ...args], size);
+      const dense = predictedMb > DENSE_LIMIT_MB ? null : measure(pythonExecutable(), [join(here, 'contrastive_loss_ref.py'), ...args], size);
       if (dense !== null) lastDense.set(loss, { size, mb: dense.mb });
       else lastDense.set(loss, { size, mb: predictedMb });
       const row = {

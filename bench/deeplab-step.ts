@@ -8,12 +8,14 @@ import { setNumThreads } from '../src/torch/scope.js';
 import { createDeeplabSteps, DEEPLAB_BENCH } from './lib/deeplab.js';
 import { compareWithPytorch, describe } from './lib/compare.js';
 import { round } from './lib/paired.js';
+import { requirePytorchReference } from './lib/pytorch-reference.js';
 
 const THREADS = 2;
 const STEPS = Number(process.argv[2] ?? 10);
 const WARMUP = Number(process.argv[3] ?? 2);
 const COUNTS = { trainSteps: STEPS, inferSteps: STEPS, warmup: WARMUP };
 
+requirePytorchReference(['torch', 'torchvision']); // deeplab_step.py builds scripts/fixtures/reference_models.py
 setNumThreads(THREADS);
 const { batch, size, classes } = DEEPLAB_BENCH;
 const script = join(dirname(fileURLToPath(import.meta.url)), 'deeplab_step.py');

@@ -13,6 +13,7 @@ import { createContrasegSteps } from './lib/train-step-net.js';
 import { createDeeplabSteps, DEEPLAB_BENCH } from './lib/deeplab.js';
 import { compareWithPytorch, describe } from './lib/compare.js';
 import { round } from './lib/paired.js';
+import { requirePytorchReference } from './lib/pytorch-reference.js';
 
 const THREADS = 2;
 const STEPS = Number(process.argv[2] ?? 20);
@@ -24,6 +25,8 @@ const DEEPLAB = { trainSteps: 10, inferSteps: 10, warmup: 2 };
 const BATCH = 8;
 const SIZE = 128;
 
+// train_step.py needs torch; deeplab_step.py also torchvision (scripts/fixtures/reference_models.py).
+requirePytorchReference(['torch', 'torchvision']);
 const here = dirname(fileURLToPath(import.meta.url));
 setNumThreads(THREADS);
 const engineArgs = [THREADS, BATCH, SIZE];

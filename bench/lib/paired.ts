@@ -6,15 +6,16 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { pythonExecutable } from './pytorch-reference.js';
 
 /** A running PyTorch step server. */
 export interface PytorchWorker {
   run(command: string): Promise<Record<string, number>>;
 }
 
-/** Starts `/usr/bin/python3 script ...args` (OPENBLAS_NUM_THREADS=1) and waits for it to be ready. */
+/** Starts `python3 script ...args` (see pythonExecutable; OPENBLAS_NUM_THREADS=1) and waits for it to be ready. */
 export async function startPytorch(script: string, args: (string | number)[]): Promise<PytorchWorker> {
-  const child = spawn('/usr/bin/python3', [script, ...args.map(String)],
+  const child = spawn(pythonExecutable(), [script, ...args.map(String)],
     { env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, number>> => {
