@@ -1,0 +1,317 @@
+/**
+ * Training checkpoints that survive a kill at any moment: the model and optimiser tensors in one
+ * safetensors file, everything else (step, RNG state, loader position, run config, labelled split,
+ * stage, metrics) in one JSON file that names and checksums it, and a pointer file per series
+ * (`last`, `best`, ...) whose atomic replacement commits a save. The layout is in checkpoint-store.ts,
+ * the durable writes in checkpoint-io.ts, the JSON schema in checkpoint-format.ts.
+ *
+ * Resuming: `resumeFromCheckpoint(runDirOrFile, { model, optimizer })`, then continue the loader at the
+ * returned position: weights, momentum buffers and random draws continue bit for bit.
+ */
+import { basename, dirname, join } from 'node:path';
+import { CheckpointError, ContrasegError } from '../errors.js';
+import type { Module } from '../nn/module.js';
+import { getRngState, setRngState } from '../torch/creation.js';
+import type { Optimizer, OptimizerState } from '../torch/optim/optimizer.js';
+import { decodeSafetensors, encodeSafetensors } from '../torch/safetensors.js';
+import type { Tensor } from '../torch/tensor.js';
+import {
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, POINTER_FORMAT, decodeChecked, encodeChecked, expectJson, modelFingerprint, sha256Hex,
+  type CheckpointMeta, type JsonValue, type LoaderPosition, type Stage,
+} from './checkpoint-format.js';
+import { nodeFs, pathKind, readBytes, writeDurable, type CheckpointFs } from './checkpoint-io.js';
+import {
+  CHECKPOINT_DIR, checkpointFileNames, expectSeriesName, findLatest, jsonNameForTensors, nextSequence, pointerFileName, pruneSeries,
+  verifyCheckpoint, type LatestCheckpoint,
+} from './checkpoint-store.js';
+
+export { CHECKPOINT_VERSION, type CheckpointMeta, type JsonValue, type LoaderPosition, type Stage } from './checkpoint-format.js';
+export { CHECKPOINT_DIR } from './checkpoint-store.js';
+export type { CheckpointFs } from './checkpoint-io.js';
+
+/** Tensor-name prefixes inside the safetensors file. */
+export const MODEL_PREFIX = 'model.';
+export const OPTIMIZER_PREFIX = 'optim.';
+
+/** What a checkpoint captures. The model and optimiser are borrowed; the RNG state is read at save time. */
+export interface CheckpointContent {
+  model: Module;
+  /** Omit to save weights only (restoring an optimiser from such a checkpoint is an error). */
+  optimizer?: Optimizer;
+  /** Optimisation steps completed. */
+  step: number;
+  stage: Stage;
+  /** The next batch the deterministic loader will draw. */
+  loaderPosition: LoaderPosition;
+  /** The validated run config, as plain JSON. */
+  config: unknown;
+  /** Ids of the labelled split. */
+  splitIds: readonly string[];
+  /** Free plain-JSON record, e.g. { valMIoU: 0.61 }. */
+  metrics?: Record<string, unknown>;
+}
+
+/** Options of saveCheckpoint. */
+export interface SaveCheckpointOptions {
+  /** Checkpoints of the series to keep, the new one included (default 1). */
+  keep?: number;
+  /** File-system layer (tests inject failures through it). */
+  fs?: CheckpointFs;
+}
+
+/** Options of readCheckpoint, findLatestCheckpoint and resumeFromCheckpoint. */
+export interface ReadCheckpointOptions {
+  /** Series to read when given a run directory (default 'last'). */
+  name?: string;
+  fs?: CheckpointFs;
+}
+
+/** A checkpoint read and verified from disk. Its tensors belong to the caller: call dispose(). */
+export interface LoadedCheckpoint {
+  /** Path of the checkpoint's JSON. */
+  file: string;
+  tensorsFile: string;
+  meta: CheckpointMeta;
+  /** Every tensor, with its `model.` or `optim.` prefix. */
+  tensors: Map<string, Tensor>;
+  /** Why newer files were skipped (a damaged pointer, say); empty normally. Worth a warning. */
+  problems: string[];
+  /** Frees the tensors. */
+  dispose(): void;
+}
+
+/** What restoreCheckpoint hands back to the training loop. */
+export interface RestoredState {
+  step: number;
+  stage: Stage;
+  loaderPosition: LoaderPosition;
+  config: JsonValue;
+  splitIds: string[];
+  metrics: Record<string, JsonValue>;
+}
+
+/** The modules a checkpoint is restored into. */
+export interface RestoreTargets {
+  model: Module;
+  optimizer?: Optimizer;
+}
+
+/**
+ * Saves a checkpoint of series `name` ('last', 'best' or any letters/digits/underscores) under
+ * `<runDir>/checkpoints/` and returns the path of its JSON. Durable and atomic: when this returns the
+ * checkpoint survives a crash; a kill before that leaves the previous checkpoint of the series as the
+ * latest. Older checkpoints of the series beyond `keep` are then deleted.
+ * @throws CheckpointError for content that is not plain JSON or a negative/fractional step, and for a
+ * failed write (disk full, read-only, not a directory), naming the file; the previous checkpoint is intact.
+ */
+export function saveCheckpoint(runDir: string, name: string, content: CheckpointContent, options: SaveCheckpointOptions = {}): string {
+  const io = options.fs ?? nodeFs;
+  const keep = options.keep ?? 1;
+  expectSeriesName(name);
+  if (!Number.isSafeInteger(keep) || keep < 1) throw new CheckpointError(`keep must be an integer >= 1, got ${keep}`);
+  const fields = plainFields(content);
+  const directory = join(runDir, CHECKPOINT_DIR);
+  try {
+    io.mkdirSync(directory, { recursive: true });
+  } catch (error) {
+    throw new CheckpointError(`cannot create the checkpoint directory (${(error as Error).message})`, directory);
+  }
+  const modelState = content.model.stateDict();
+  const optimizerState = content.optimizer?.stateDict();
+  const tensors = new Map<string, Tensor>();
+  for (const [key, value] of modelState) tensors.set(MODEL_PREFIX + key, value);
+  for (const [key, value] of optimizerState?.tensors ?? []) tensors.set(OPTIMIZER_PREFIX + key, value);
+  const bytes = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, step: String(content.step) });
+  const tensorsSha256 = sha256Hex(bytes);
+  const names = checkpointFileNames(name, content.step, tensorsSha256);
+  const sequence = nextSequence(io, directory, name);
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, name, sequence, step: content.step, stage: content.stage,
+    savedAt: new Date().toISOString(),
+    tensors: { file: names.tensors, bytes: bytes.byteLength, sha256: tensorsSha256 },
+    model: { fingerprint: modelFingerprint(shapesOf(modelState)), tensorCount: modelState.size },
+    optimizer: optimizerState === undefined ? null : expectJson(optimizerState.meta, 'optimizer state') as Record<string, JsonValue>,
+    rngState: Buffer.from(getRngState()).toString('base64'),
+    ...fields,
+  };
+  // Order matters: tensors, then the JSON naming them, then the pointer (the commit point).
+  writeDurable(io, join(directory, names.tensors), bytes);
+  writeDurable(io, join(directory, names.json), encodeChecked(meta));
+  writeDurable(io, join(directory, pointerFileName(name)),
+    encodeChecked({ format: POINTER_FORMAT, version: CHECKPOINT_VERSION, checkpoint: names.json, sequence, step: content.step }));
+  pruneSeries(io, directory, name, names.json, keep);
+  return join(directory, names.json);
+}
+
+function plainFields(content: CheckpointContent): Pick<CheckpointMeta, 'loaderPosition' | 'config' | 'splitIds' | 'metrics'> {
+  expectCount(content.step, 'step');
+  expectCount(content.loaderPosition.epoch, 'loaderPosition.epoch');
+  expectCount(content.loaderPosition.batch, 'loaderPosition.batch');
+  if (content.stage !== 'pretrain' && content.stage !== 'finetune') {
+    throw new CheckpointError(`cannot save stage ${JSON.stringify(content.stage)}: expected 'pretrain' or 'finetune'`);
+  }
+  const splitIds = [...content.splitIds];
+  const badId = splitIds.findIndex((id) => typeof id !== 'string');
+  if (badId >= 0) throw new CheckpointError(`cannot save splitIds[${badId}]: expected a string, got ${typeof splitIds[badId]}`);
+  return {
+    loaderPosition: { epoch: content.loaderPosition.epoch, batch: content.loaderPosition.batch },
+    config: expectJson(content.config, 'config'),
+    splitIds,
+    metrics: expectJson(content.metrics ?? {}, 'metrics') as Record<string, JsonValue>,
+  };
+}
+
+function expectCount(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new CheckpointError(`cannot save ${what}: expected a non-negative integer, got ${value}`);
+}
+
+function shapesOf(state: Map<string, Tensor>): [string, number[]][] {
+  return [...state].map(([key, value]) => [key, value.shape]);
+}
+
+/**
+ * Reads and verifies a checkpoint. `path` may be a run directory or its `checkpoints/` directory (the
+ * latest of series `options.name`, default 'last'), a pointer file `<name>.json` (the same), a checkpoint
+ * JSON `<name>-<step>.json`, or its `.safetensors` file. For a directory or pointer, a damaged pointer or
+ * newest checkpoint falls back to the newest one that verifies, and `problems` says why.
+ * @returns the checkpoint; its tensors belong to the caller (dispose()).
+ * @throws CheckpointError naming the file: missing, truncated, checksum mismatch, unreadable JSON, other
+ * format version, or no checkpoint at all.
+ */
+export function readCheckpoint(path: string, options: ReadCheckpointOptions = {}): LoadedCheckpoint {
+  const io = options.fs ?? nodeFs;
+  const { checkpoint, problems } = resolve(io, path, options.name ?? 'last');
+  const { tensors } = decodeSafetensors(checkpoint.bytes, checkpoint.tensorsFile);
+  return {
+    file: checkpoint.file, tensorsFile: checkpoint.tensorsFile, meta: checkpoint.meta, tensors, problems,
+    dispose: () => { for (const value of tensors.values()) value.dispose(); },
+  };
+}
+
+/**
+ * The path of the latest complete checkpoint JSON of series `options.name` (default 'last') in a run
+ * directory (or its `checkpoints/` directory), verified; undefined when there is none at all (a new run).
+ * @throws CheckpointError when checkpoint files exist but none verifies (rather than silently restarting).
+ */
+export function findLatestCheckpoint(runDir: string, options: ReadCheckpointOptions = {}): string | undefined {
+  const io = options.fs ?? nodeFs;
+  const name = options.name ?? 'last';
+  expectSeriesName(name);
+  return findLatest(io, checkpointDirectory(io, runDir), name)?.checkpoint.file;
+}
+
+function checkpointDirectory(io: CheckpointFs, directory: string): string {
+  const nested = join(directory, CHECKPOINT_DIR);
+  return pathKind(io, nested) === 'directory' ? nested : directory;
+}
+
+function resolve(io: CheckpointFs, path: string, name: string): LatestCheckpoint {
+  expectSeriesName(name);
+  const kind = pathKind(io, path);
+  if (kind === undefined) throw new CheckpointError('missing file: no such file or directory', path);
+  if (kind === 'directory') {
+    const directory = checkpointDirectory(io, path);
+    const latest = findLatest(io, directory, name);
+    if (latest === undefined) throw new CheckpointError(`missing file: no checkpoint '${name}' (no ${pointerFileName(name)} in ${directory})`, path);
+    return latest;
+  }
+  const directory = dirname(path);
+  const file = basename(path);
+  if (file.endsWith('.safetensors')) return { checkpoint: verifyTensorsPath(io, directory, file, path), problems: [] };
+  const decoded = decodeChecked(readBytes(io, path), path);
+  if (decoded.kind === 'pointer') {
+    const latest = findLatest(io, directory, file.replace(/\.json$/, ''));
+    if (latest === undefined) throw new CheckpointError('missing file', path);
+    return latest;
+  }
+  return { checkpoint: verifyCheckpoint(io, directory, file), problems: [] };
+}
+
+function verifyTensorsPath(io: CheckpointFs, directory: string, file: string, path: string): LatestCheckpoint['checkpoint'] {
+  const json = jsonNameForTensors(file);
+  if (json === undefined) {
+    throw new CheckpointError('not a contraseg checkpoint tensors file (<name>-<step>-<hash>.safetensors); pass the run directory or the checkpoint .json', path);
+  }
+  const checkpoint = verifyCheckpoint(io, directory, json);
+  if (checkpoint.meta.tensors.file !== file) {
+    throw new CheckpointError(`${json} names ${checkpoint.meta.tensors.file}, not this file (a superseded save); pass ${json} itself`, path);
+  }
+  return checkpoint;
+}
+
+/**
+ * Applies a checkpoint: checks the model's architecture fingerprint first (nothing is copied on a
+ * mismatch), loads the optimiser state if `targets.optimizer` is given, the model (strict), then the RNG.
+ * The checkpoint's tensors are copied; it still belongs to the caller.
+ * @throws CheckpointError naming the file: another architecture (listing differing keys), no optimiser
+ * state, an optimiser state of another kind or size, a malformed RNG state.
+ */
+export function restoreCheckpoint(checkpoint: LoadedCheckpoint, targets: RestoreTargets): RestoredState {
+  const { meta, file } = checkpoint;
+  const modelState = stripPrefix(checkpoint.tensors, MODEL_PREFIX);
+  const own = targets.model.stateDict();
+  if (modelFingerprint(shapesOf(own)) !== meta.model.fingerprint) {
+    throw new CheckpointError(`written for another model architecture: ${describeMismatch(modelState, own)}. ` +
+      'Build the model from the checkpoint\'s own config (meta.config).', file);
+  }
+  const rngState = new Uint8Array(Buffer.from(meta.rngState, 'base64'));
+  if (rngState.byteLength !== getRngState().byteLength) {
+    throw new CheckpointError(`RNG state has ${rngState.byteLength} bytes, this libtorch's has ${getRngState().byteLength}`, file);
+  }
+  if (targets.optimizer !== undefined) {
+    if (meta.optimizer === null) {
+      throw new CheckpointError('has no optimizer state (saved without one); restore without `optimizer` to load the weights only', file);
+    }
+    const state: OptimizerState = { tensors: stripPrefix(checkpoint.tensors, OPTIMIZER_PREFIX), meta: meta.optimizer as OptimizerState['meta'] };
+    applyOrExplain(() => targets.optimizer?.loadStateDict(state), 'optimizer state does not fit this optimizer', file);
+  }
+  applyOrExplain(() => targets.model.loadStateDict(modelState, { strict: true }), 'model state does not fit', file);
+  applyOrExplain(() => setRngState(rngState), 'RNG state is malformed', file);
+  return {
+    step: meta.step, stage: meta.stage, loaderPosition: { ...meta.loaderPosition }, config: meta.config,
+    splitIds: [...meta.splitIds], metrics: { ...meta.metrics },
+  };
+}
+
+/**
+ * readCheckpoint + restoreCheckpoint + dispose: what `--resume <run dir or checkpoint>` does.
+ * @returns the restored state and the path of the checkpoint JSON used.
+ * @throws CheckpointError as readCheckpoint and restoreCheckpoint do.
+ */
+export function resumeFromCheckpoint(path: string, targets: RestoreTargets, options: ReadCheckpointOptions = {}): RestoredState & { file: string; problems: string[] } {
+  const checkpoint = readCheckpoint(path, options);
+  try {
+    return { ...restoreCheckpoint(checkpoint, targets), file: checkpoint.file, problems: checkpoint.problems };
+  } finally {
+    checkpoint.dispose();
+  }
+}
+
+function stripPrefix(tensors: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
+  const result = new Map<string, Tensor>();
+  for (const [key, value] of tensors) if (key.startsWith(prefix)) result.set(key.slice(prefix.length), value);
+  return result;
+}
+
+function applyOrExplain(apply: () => unknown, what: string, file: string): void {
+  try {
+    apply();
+  } catch (error) {
+    if (error instanceof ContrasegError) throw new CheckpointError(`${what}: ${error.message}`, file);
+    throw error;
+  }
+}
+
+const SHOWN_KEYS = 5;
+
+function describeMismatch(saved: Map<string, Tensor>, own: Map<string, Tensor>): string {
+  const shape = (value: Tensor): string => `[${value.shape.join(', ')}]`;
+  const missing = [...own.keys()].filter((key) => !saved.has(key));
+  const unexpected = [...saved.keys()].filter((key) => !own.has(key));
+  const reshaped = [...own].filter(([key, value]) => saved.has(key) && shape(saved.get(key) as Tensor) !== shape(value))
+    .map(([key, value]) => `${key} (checkpoint ${shape(saved.get(key) as Tensor)}, model ${shape(value)})`);
+  const list = (label: string, keys: string[]): string[] => keys.length === 0 ? [] :
+    [`${label}: ${keys.slice(0, SHOWN_KEYS).join(', ')}${keys.length > SHOWN_KEYS ? ` (+${keys.length - SHOWN_KEYS} more)` : ''}`];
+  const parts = [...list('not in the checkpoint', missing), ...list('not in the model', unexpected), ...list('other shapes', reshaped)];
+  return parts.length > 0 ? parts.join('; ') : 'the fingerprint differs';
+}
