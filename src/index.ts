@@ -5,4 +5,5 @@ export * from './models/index.js';
 export * from './losses/index.js';
 export * from './data/index.js';
 export * from './augment/index.js';
+export * from './eval/index.js';
 export * from './errors.js';
