@@ -6,9 +6,10 @@
  * Convention for classes absent from both ground truth and prediction (union 0): their IoU and class
  * accuracy are NaN (`JSON.stringify` writes null) and they are left out of every mean, as mmsegmentation
  * does (`np.nanmean` over `intersect / union`) and the Cityscapes scripts do (NaN scores skipped).
- * torchvision's reference script takes a plain mean, so one absent class makes its mIoU NaN; older
- * torchmetrics scored such a class 0 (`absent_score`), which lowers the mean. A class that is predicted
- * but absent from the ground truth has IoU 0 (its union is its false positives) and counts in the mIoU.
+ * torchvision's reference script (references/segmentation/utils.py) takes a plain mean, so one absent
+ * class makes its mIoU NaN; torchmetrics before 0.11 scored such a class `absent_score` (default 0),
+ * which lowers the mean. A class that is predicted but absent from the ground truth has IoU 0 (its
+ * union is its false positives) and counts in the mIoU everywhere, here too.
  */
 import { DatasetError, ConfigError, ShapeError } from '../errors.js';
 import { IGNORE_INDEX } from '../augment/types.js';
