@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cosineSchedule, polySchedule, withLinearWarmup } from './schedule.js';
+import { ConfigError } from '../../errors.js';
 
 // Expected values computed by hand from the formulas in the schedule's docs.
 test('poly: baseLr * (1 - t/T)^0.9', () => {
@@ -26,8 +27,14 @@ test('linear warm-up ramps to the wrapped schedule', () => {
   [0, 1, 2, 3, 4, 5].forEach((t) => assert.ok(Math.abs(lr(t) - expected[t]) < 1e-15, `step ${t}: ${lr(t)}`));
 });
 
-test('schedules reject bad settings', () => {
-  assert.throws(() => polySchedule({ baseLr: 0.1, totalSteps: 0 }), /totalSteps must be a positive integer/);
-  assert.throws(() => cosineSchedule({ baseLr: -1, totalSteps: 5 }), /baseLr must be >= 0/);
-  assert.throws(() => withLinearWarmup(() => 1, -1), /warmupSteps must be a non-negative integer/);
+test('schedules reject bad settings with ConfigError', () => {
+  const cases: [() => unknown, RegExp][] = [
+    [() => polySchedule({ baseLr: 0.1, totalSteps: 0 }), /schedule totalSteps must be a positive integer, got 0/],
+    [() => polySchedule({ baseLr: 0.1, totalSteps: 10, power: Number.NaN }), /schedule power must be a finite number >= 0, got NaN/],
+    [() => cosineSchedule({ baseLr: -1, totalSteps: 5 }), /schedule baseLr must be a finite number >= 0, got -1/],
+    [() => cosineSchedule({ baseLr: 1, totalSteps: 5, minLr: Infinity }), /schedule minLr must be a finite number >= 0, got Infinity/],
+    [() => withLinearWarmup(() => 1, -1), /schedule warmupSteps must be a non-negative integer, got -1/],
+    [() => withLinearWarmup(() => 1, 2, -0.5), /schedule startFactor must be a finite number >= 0, got -0.5/],
+  ];
+  for (const [make, pattern] of cases) assert.throws(make, (error: unknown) => error instanceof ConfigError && pattern.test(error.message), String(pattern));
 });
