@@ -21,19 +21,23 @@ interface Case {
   grads: number[][][];
   lrs: number[];
   after: number[][][];
-  options: { kind: 'sgd' | 'adamw'; momentum?: number; dampening?: number; weightDecay: number; nesterov?: boolean; betas?: [number, number]; eps?: number };
+  options: Settings & { kind: 'sgd' | 'adamw'; weightDecay: number; groups?: (Partial<Settings> & { size: number })[] };
 }
+interface Settings { momentum?: number; dampening?: number; weightDecay: number; nesterov?: boolean; betas?: [number, number]; eps?: number; lrScale?: number }
 const fixture = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'optim.json'), 'utf8')) as { cases: Record<string, Case> };
 
 function makeParams(c: Case): Tensor[] {
   return c.initial.map((values, i) => keep(tensor(values, c.shapes[i], { requiresGrad: true })));
 }
 
+/** The fixture's optimizer: over `params` as one list, or as the fixture's groups (consecutive slices). */
 function makeOptimizer(c: Case, params: Tensor[]): Optimizer {
   const o = c.options;
+  let start = 0;
+  const groups = o.groups?.map(({ size, ...settings }) => ({ ...settings, params: params.slice(start, (start += size)) }));
   return o.kind === 'sgd'
-    ? new SGD(params, { lr: c.lrs[0], momentum: o.momentum, dampening: o.dampening, weightDecay: o.weightDecay, nesterov: o.nesterov })
-    : new AdamW(params, { lr: c.lrs[0], betas: o.betas, eps: o.eps, weightDecay: o.weightDecay });
+    ? new SGD(groups ?? params, { lr: c.lrs[0], momentum: o.momentum, dampening: o.dampening, weightDecay: o.weightDecay, nesterov: o.nesterov })
+    : new AdamW(groups ?? params, { lr: c.lrs[0], betas: o.betas, eps: o.eps, weightDecay: o.weightDecay });
 }
 
 /** Sets each parameter's gradient to the fixture's by backpropagating sum(p * g). */

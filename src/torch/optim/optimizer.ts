@@ -1,30 +1,107 @@
-/** Optimiser base: parameters, a learning rate that schedules set, and capturable state. */
-import type { Tensor } from '../tensor.js';
-import { CheckpointError } from '../../errors.js';
+/** Optimiser base: parameter groups, a learning rate that schedules set, and capturable state. */
+import { native } from '../native.js';
+import { Tensor } from '../tensor.js';
+import { CheckpointError, ConfigError, EngineError } from '../../errors.js';
 
 /**
  * Everything an optimiser needs to resume bit-exactly: its tensors by name (e.g. `state.3.momentum_buffer`,
- * index = position in the parameter list) and plain-JSON settings.
+ * index = position in the parameter list, groups concatenated as in torch.optim) and plain-JSON settings.
  */
 export interface OptimizerState {
   tensors: Map<string, Tensor>;
   meta: Record<string, number | boolean | string | number[]>;
 }
 
+/**
+ * Parameters with their own settings (torch.optim's param_groups); a setting left out takes the
+ * optimiser's option. E.g. `{ params: biases, weightDecay: 0 }` turns weight decay off for biases.
+ */
+export interface ParamGroup {
+  /** The group's parameters (borrowed from the model). */
+  readonly params: Iterable<Tensor>;
+  /**
+   * The group's learning rate is `optimizer.lr * lrScale` (default 1): schedules set one lr and every
+   * group follows it, as torch's schedulers scale each group's initial lr by the same factor.
+   */
+  readonly lrScale?: number;
+}
+
+/** The parameters of an optimiser: one list (a single group), or groups with their own settings. */
+export type Params<G extends ParamGroup> = Iterable<Tensor> | readonly G[];
+
+/** A group as the optimiser holds it: the parameters as a list and every setting resolved. */
+export type ResolvedGroup<G extends ParamGroup> = { readonly params: readonly Tensor[] } & Readonly<Required<Omit<G, 'params'>>>;
+
+/** @internal Throws ConfigError unless `value` is a finite number >= `min` (and < `below` if given). */
+export function checkSetting(what: string, value: number, min: number, below = Infinity): void {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= min && value < below)) {
+    const range = below === Infinity ? `>= ${min}` : `in [${min}, ${below})`;
+    throw new ConfigError(`${what}: expected a finite number ${range}, got ${String(value)}.`);
+  }
+}
+
+/**
+ * @internal Splits an optimiser's `params` argument into groups (each group's own settings kept as given).
+ * @throws ConfigError for anything but tensors or groups of tensors.
+ */
+export function splitGroups<G extends ParamGroup>(params: Params<G>, what: string): { params: Tensor[]; settings: Partial<G> }[] {
+  const items: unknown[] = [...(params as Iterable<unknown>)];
+  if (items.every((item) => item instanceof Tensor)) return [{ params: items as Tensor[], settings: {} }];
+  return items.map((item, index) => {
+    if (item === null || typeof item !== 'object' || item instanceof Tensor || !('params' in item)) {
+      throw new ConfigError(`${what}: expected a list of parameters or a list of parameter groups { params, ... }, ` +
+        `got a mix (item ${index} is ${item instanceof Tensor ? 'a tensor' : typeof item}).`);
+    }
+    const group = item as G;
+    const list = [...group.params];
+    list.forEach((param, position) => {
+      if (!(param instanceof Tensor)) throw new ConfigError(`${what}: parameter group ${index} item ${position} is not a tensor.`);
+    });
+    return { params: list, settings: group };
+  });
+}
+
 /** Base class of SGD and AdamW. */
 export abstract class Optimizer {
-  /** The parameters updated by step() (borrowed from the model). */
+  /** The parameters updated by step(), every group's in order (borrowed from the model). */
   readonly params: readonly Tensor[];
-  /** Current learning rate; schedules assign it before each step. */
-  lr: number;
+  /** The groups with their resolved settings. */
+  abstract readonly paramGroups: readonly ResolvedGroup<ParamGroup>[];
+  /** 'SGD' or 'AdamW', for messages. */
+  protected readonly what: string;
+  private currentLr = 0;
 
-  protected constructor(params: Iterable<Tensor>, lr: number) {
-    this.params = [...params];
-    if (!(lr >= 0)) throw new RangeError(`learning rate must be >= 0, got ${lr}`);
+  /** @throws ConfigError for a negative or non-finite lr or a parameter listed twice. */
+  protected constructor(groups: readonly { readonly params: readonly Tensor[] }[], lr: number, what: string) {
+    this.what = what;
+    this.params = groups.flatMap((group) => group.params);
+    const seen = new Map<Tensor, number>();
+    groups.forEach((group, index) => group.params.forEach((param) => {
+      const first = seen.get(param);
+      if (first !== undefined) {
+        throw new ConfigError(`${what}: a parameter appears twice (in groups ${first} and ${index}); it would be updated twice per step. ` +
+          'List each parameter in exactly one group.');
+      }
+      seen.set(param, index);
+    }));
     this.lr = lr;
   }
 
-  /** Updates every parameter that has a gradient, in place. */
+  /** Current learning rate (each group's is this times its lrScale); schedules assign it before each step. */
+  get lr(): number {
+    return this.currentLr;
+  }
+  /** @throws ConfigError unless finite and >= 0. */
+  set lr(value: number) {
+    checkSetting(`${this.what} lr`, value, 0);
+    this.currentLr = value;
+  }
+
+  /**
+   * Updates every parameter that has a gradient, in place. All or nothing: everything a step uses is checked
+   * before the first parameter changes.
+   * @throws EngineError if a parameter or a state tensor was disposed (nothing is updated then).
+   */
   abstract step(): void;
 
   /** Drops every parameter's gradient (call before backward()). */
@@ -35,18 +112,73 @@ export abstract class Optimizer {
   /** The state, for checkpoints. Tensors are the optimiser's own (borrowed): do not dispose them. */
   abstract stateDict(): OptimizerState;
 
-  /** Restores a state from stateDict() (tensors are copied). @throws CheckpointError on a mismatch. */
+  /**
+   * Restores a state from stateDict() (tensors are copied). Nothing changes unless the whole state fits.
+   * @throws CheckpointError on a mismatch (kind, parameter count, groups, a tensor's name, shape or dtype).
+   */
   abstract loadStateDict(state: OptimizerState): void;
 
   /** Frees the optimiser's state tensors. */
   abstract dispose(): void;
 
-  /** @internal Checks a saved state belongs to an optimiser of this kind and size. */
-  protected checkMeta(state: OptimizerState, kind: string): void {
-    if (state.meta.kind !== kind) throw new CheckpointError(`optimizer state is for '${String(state.meta.kind)}', this optimizer is '${kind}'`);
-    if (state.meta.paramCount !== this.params.length) {
-      throw new CheckpointError(`optimizer state has ${String(state.meta.paramCount)} parameters, this optimizer has ${this.params.length}; ` +
+  /** @internal The settings every state records: kind, parameter count, group sizes, lr. */
+  protected baseMeta(kind: string): OptimizerState['meta'] {
+    return { kind, paramCount: this.params.length, groupSizes: this.paramGroups.map((group) => group.params.length), lr: this.lr };
+  }
+
+  /**
+   * @internal Checks a saved state belongs to an optimiser of this kind, size and grouping, and names only
+   * expected tensors. Returns its lr. (States written before groups existed have one group.)
+   */
+  protected checkMeta(state: OptimizerState, kind: string, tensorNames: readonly string[]): number {
+    const { meta } = state;
+    if (meta.kind !== kind) throw new CheckpointError(`optimizer state is for '${String(meta.kind)}', this optimizer is '${kind}'`);
+    if (meta.paramCount !== this.params.length) {
+      throw new CheckpointError(`optimizer state has ${String(meta.paramCount)} parameters, this optimizer has ${this.params.length}; ` +
         'the model architecture must be the same as when the checkpoint was written');
     }
+    const sizes = this.paramGroups.map((group) => group.params.length);
+    const saved = meta.groupSizes ?? [this.params.length];
+    if (!Array.isArray(saved) || saved.join() !== sizes.join()) {
+      throw new CheckpointError(`optimizer state has parameter groups of sizes [${String(saved)}], this optimizer has [${sizes.join(', ')}]; ` +
+        'build the optimizer with the same groups as the run that wrote the checkpoint');
+    }
+    const lr = meta.lr;
+    if (typeof lr !== 'number' || !(Number.isFinite(lr) && lr >= 0)) throw new CheckpointError(`optimizer state has an invalid lr: ${String(lr)}`);
+    const expected = new Set(this.params.flatMap((_param, index) => tensorNames.map((name) => `state.${index}.${name}`)));
+    const unexpected = [...state.tensors.keys()].filter((name) => !expected.has(name));
+    if (unexpected.length > 0) throw new CheckpointError(`optimizer state has unexpected tensors: ${unexpected.join(', ')}`);
+    return lr;
+  }
+
+  /** @internal The saved tensor `state.<index>.<name>`, checked against its parameter; undefined if absent. */
+  protected savedTensor(state: OptimizerState, index: number, name: string): Tensor | undefined {
+    const key = `state.${index}.${name}`;
+    const saved = state.tensors.get(key);
+    if (saved === undefined) return undefined;
+    const param = this.params[index] as Tensor;
+    if (!saved.isLive) throw new CheckpointError(`optimizer state tensor ${key} was disposed before loadStateDict`);
+    if (saved.shape.join() !== param.shape.join() || saved.dtype !== param.dtype) {
+      throw new CheckpointError(`optimizer state tensor ${key} is ${saved.dtype} [${saved.shape.join(', ')}], its parameter is ` +
+        `${param.dtype} [${param.shape.join(', ')}]; the model architecture must be the same as when the checkpoint was written`);
+    }
+    return saved;
+  }
+
+  /** @internal Throws EngineError, before any update, if a parameter or one of `state` (null = none yet) was disposed. */
+  protected checkLive(state: readonly (readonly (Tensor | null)[])[]): void {
+    this.params.forEach((param, index) => {
+      if (!native.isLive(param.handle)) {
+        throw new EngineError(`${this.what}.step: parameter ${index} was disposed; nothing was updated. The optimizer borrows the model's ` +
+          'parameters: dispose the model only after the optimizer is done.');
+      }
+      for (const tensors of state) {
+        const tensor = tensors[index];
+        if (tensor !== null && tensor !== undefined && !native.isLive(tensor.handle)) {
+          throw new EngineError(`${this.what}.step: the state of parameter ${index} was disposed; nothing was updated. The tensors of ` +
+            'stateDict() are the optimizer\'s own: do not dispose them.');
+        }
+      }
+    });
   }
 }
