@@ -3,13 +3,11 @@
  * not recursive) or a glob pattern; each image gets `<stem>.png` (the coloured mask) and
  * `<stem>-overlay.png` in the output folder, with stems made distinct when they clash.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, extname, join, parse, resolve, sep } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
+import { IMAGE_EXTENSIONS, listFiles } from '../data/layout.js';
 import { ConfigError } from '../errors.js';
-
-/** File extensions `predict` reads as images (compared case-insensitively). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp'];
 
 /** Where the predictions for one input image go (absolute paths). */
 export interface PredictionOutputs {
@@ -28,8 +26,9 @@ function isImageFile(file: string): boolean {
 
 /**
  * Expands `inputs` into a sorted list of distinct absolute image paths. An existing path is a file
- * (which must have an image extension) or a folder (its image files, hidden files skipped, not
- * recursive); any other input with glob syntax is a pattern relative to `cwd` (its image-file matches).
+ * (which must have one of the datasets' `IMAGE_EXTENSIONS`) or a folder (its image files, hidden files
+ * skipped, not recursive); any other input with glob syntax is a pattern relative to `cwd`, standing
+ * for the image files it matches.
  * @throws ConfigError naming the input if it does not exist, is not an image, or yields no image.
  */
 export async function expandInputs(inputs: readonly string[], cwd = process.cwd()): Promise<string[]> {
@@ -45,10 +44,8 @@ async function expandInput(input: string, cwd: string): Promise<string[]> {
   const path = resolve(cwd, input);
   const stats = await stat(path).catch(() => undefined);
   if (stats?.isDirectory()) {
-    const entries = await readdir(path, { withFileTypes: true });
-    const names = entries.filter((entry) => !entry.name.startsWith('.') && isImageFile(entry.name)).map((entry) => join(path, entry.name));
-    const files = (await Promise.all(names.map(async (file) => ((await stat(file).catch(() => undefined))?.isFile() ? file : undefined))))
-      .filter((file): file is string => file !== undefined);
+    // Hidden files skipped: e.g. macOS's "._photo.jpg" resource forks are not images.
+    const files = (await listFiles(path, IMAGE_EXTENSIONS)).filter((name) => !name.startsWith('.')).map((name) => join(path, name));
     if (files.length === 0) {
       throw new ConfigError(`predict input "${input}" is a folder without image files (${EXTENSION_LIST}); folders are not searched recursively, ` +
         `so for subfolders pass a pattern such as "${join(input, '**', '*.jpg')}".`);
