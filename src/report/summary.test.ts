@@ -45,3 +45,8 @@ test('formatSummaryTable: a class-count mismatch or no run is rejected', () => {
     (error: unknown) => error instanceof ShapeError && error.message === 'run "cross-entropy" has 1 class IoUs for 3 class names (sky, road, pedestrian).');
   assert.throws(() => formatSummaryTable(CLASSES, []), ShapeError);
 });
+
+test('formatSummaryTable: NaN (eval\'s undefined IoU) prints like null', () => {
+  assert.equal(formatSummaryTable(CLASSES, [{ ...CONTRASTIVE, classIou: [0.91234, Number.NaN, 0.4] }]),
+    formatSummaryTable(CLASSES, [CONTRASTIVE]));
+});

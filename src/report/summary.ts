@@ -10,7 +10,10 @@ import { ShapeError } from '../errors.js';
 export interface RunSummary {
   /** Column heading, e.g. "contrastive" or "cross-entropy". */
   readonly name: string;
-  /** IoU per class, in the order of the class names; null when the class is in neither labels nor predictions. */
+  /**
+   * IoU per class, in the order of the class names; null (from results.json) or NaN (eval's
+   * `SegmentationMetrics.iou`) when the class is in neither labels nor predictions.
+   */
   readonly classIou: readonly (number | null)[];
   readonly miou: number;
   readonly pixelAccuracy: number;
