@@ -42,6 +42,50 @@ describe('scope()', () => {
     assert.equal(alive, 0);
   });
 
+  it('keeps tensors in Sets and at any depth; a cyclic result is walked once', () => {
+    const alive = leftAlive(() => {
+      const result = scope(() => {
+        const cyclic: { self?: unknown; tensor: Tensor } = { tensor: ones([1]) };
+        cyclic.self = cyclic;
+        return { set: new Set([ones([1])]), deep: [[[[[[{ deepest: ones([1]) }]]]]]], cyclic, numbers: Array.from({ length: 1000 }, (_, i) => i) };
+      });
+      const tensors = [...result.set, result.deep[0][0][0][0][0][0].deepest, result.cyclic.tensor];
+      assert.ok(tensors.every((t) => t.isLive));
+      tensors.forEach((t) => t.dispose());
+    });
+    assert.equal(alive, 0);
+  });
+
+  it('throws for a tensor of the scope inside a class instance, naming where, and frees the scope\'s tensors', () => {
+    class Prediction {
+      constructor(readonly logits: Tensor) {}
+    }
+    const alive = leftAlive(() => {
+      assert.throws(() => scope(() => ({ outputs: [new Prediction(ones([2]).mul(2))] })), (error: unknown) =>
+        error instanceof TypeError && /the result holds a tensor created in the scope at result\.outputs\[0\]\.logits, inside a Prediction instance/.test(error.message) &&
+        /Return the tensors in a plain object or an array .* or keep\(\) them inside fn/.test(error.message));
+    });
+    assert.equal(alive, 0);
+  });
+
+  it('accepts class instances whose tensors outlive the scope (kept, created outside, or also returned directly)', () => {
+    class Holder {
+      constructor(readonly tensor: Tensor) {}
+    }
+    const outside = ones([1]);
+    const alive = leftAlive(() => {
+      const result = scope(() => {
+        const logits = ones([1]);
+        return { logits, holders: [new Holder(keep(ones([1]))), new Holder(outside), new Holder(logits)] };
+      });
+      assert.ok(result.logits.isLive && result.holders.every((holder) => holder.tensor.isLive));
+      result.logits.dispose();
+      result.holders[0].tensor.dispose();
+    });
+    assert.equal(alive, 0);
+    outside.dispose();
+  });
+
   it('nested scopes move a result to the enclosing scope, which frees it unless it returns it too', () => {
     let inner: Tensor | undefined;
     const alive = leftAlive(() => {

@@ -27,18 +27,52 @@ export function keep<T extends Disposable>(tensor: T): T {
   return tensor;
 }
 
-function collect(value: unknown, into: Set<Disposable>, depth: number): void {
-  if (depth > 4 || value === null || typeof value !== 'object') return;
-  if (isTracked(value)) {
-    into.add(value);
-    return;
+/**
+ * Finds the tensors of a scope's result: kept ones (directly, or in arrays, Sets, Maps and plain objects,
+ * nested to any depth) and hidden ones, which sit inside class instances and cannot be kept safely: their
+ * private fields are out of sight, so a Batch-like object would come back holding freed tensors.
+ */
+class ResultWalk {
+  readonly kept = new Set<Disposable>();
+  /** Tensors met inside a class instance, with their path and the instance's class (the first path met). */
+  readonly hidden = new Map<Disposable, { path: string; owner: string }>();
+  private readonly seen = new Set<object>();
+  private readonly path: string[] = ['result'];
+
+  visit(value: unknown, owner: string | undefined): void {
+    if (value === null || typeof value !== 'object') return;
+    if (isTracked(value)) {
+      if (owner === undefined) this.kept.add(value);
+      else if (!this.hidden.has(value)) this.hidden.set(value, { path: this.path.join(''), owner });
+      return;
+    }
+    if (this.seen.has(value)) return;
+    this.seen.add(value);
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Promise || value instanceof Date || value instanceof RegExp) return;
+    if (Array.isArray(value) || value instanceof Set) {
+      let index = 0;
+      for (const item of value) {
+        if (item !== null && typeof item === 'object') this.at(`[${index}]`, item, owner);
+        index++;
+      }
+    } else if (value instanceof Map) {
+      for (const [key, item] of value) {
+        this.at('.keys()', key, owner);
+        this.at(`.get(${typeof key === 'string' ? JSON.stringify(key) : String(key)})`, item, owner);
+      }
+    } else {
+      const prototype = Object.getPrototypeOf(value) as object | null;
+      const plain = prototype === Object.prototype || prototype === null;
+      const inside = owner ?? (plain ? undefined : `${(value as { constructor?: { name?: string } }).constructor?.name || 'anonymous class'} instance`);
+      for (const [key, item] of Object.entries(value)) this.at(`.${key}`, item, inside);
+    }
   }
-  if (Array.isArray(value)) {
-    for (const item of value) collect(item, into, depth + 1);
-  } else if (value instanceof Map) {
-    for (const item of value.values()) collect(item, into, depth + 1);
-  } else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const item of Object.values(value)) collect(item, into, depth + 1);
+
+  private at(segment: string, value: unknown, owner: string | undefined): void {
+    if (value === null || typeof value !== 'object') return;
+    this.path.push(segment);
+    this.visit(value, owner);
+    this.path.pop();
   }
 }
 
@@ -49,10 +83,11 @@ export function setTensorPredicate(predicate: (value: object) => value is Dispos
 }
 
 /**
- * Runs `fn` and frees every tensor it created except those in its result (a tensor, or tensors inside
- * arrays, Maps and plain objects up to 4 levels deep). Synchronous only: an async fn would let other
+ * Runs `fn` and frees every tensor it created except those in its result: a tensor, or tensors inside
+ * arrays, Sets, Maps and plain objects, nested to any depth. Synchronous only: an async fn would let other
  * code run while the scope is open.
- * @throws TypeError if fn returns a Promise.
+ * @throws TypeError if fn returns a Promise, or a result holding one of the scope's tensors inside a class
+ * instance (return a plain object instead, or keep() the tensor); every tensor of the scope is freed then.
  */
 export function scope<T>(fn: () => T): T {
   const frame = new Set<Disposable>();
@@ -70,11 +105,19 @@ export function scope<T>(fn: () => T): T {
     for (const tensor of frame) tensor.dispose();
     throw new TypeError('scope(fn): fn returned a Promise; scopes are synchronous. Await outside and scope the synchronous part.');
   }
-  const kept = new Set<Disposable>();
-  collect(result, kept, 0);
+  const walk = new ResultWalk();
+  walk.visit(result, undefined);
+  for (const [tensor, { path, owner }] of walk.hidden) {
+    if (!frame.has(tensor) || walk.kept.has(tensor)) continue;
+    for (const created of frame) created.dispose();
+    throw new TypeError(`scope(fn): the result holds a tensor created in the scope at ${path}, inside a ${owner}; ` +
+      'scope() keeps only tensors returned directly or inside arrays, Sets, Maps and plain objects, so it would be freed. ' +
+      'Return the tensors in a plain object or an array (e.g. { logits, loss }) and build the instance outside the scope, ' +
+      'or keep() them inside fn and dispose them yourself.');
+  }
   const parent = frames[frames.length - 1];
   for (const tensor of frame) {
-    if (kept.has(tensor)) parent?.add(tensor);
+    if (walk.kept.has(tensor)) parent?.add(tensor);
     else tensor.dispose();
   }
   return result;
