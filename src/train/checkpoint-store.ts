@@ -2,13 +2,14 @@
  * The checkpoint directory of a run: file names, finding the latest complete checkpoint of a series,
  * verifying a checkpoint's two files, and pruning old ones. Layout (`<run>/checkpoints/`):
  *
- *   <name>-<step>-<sha16>.safetensors   tensors (sha16 = first 16 hex digits of its SHA-256)
- *   <name>-<step>.json                  everything else; names and checksums the tensors file
- *   <name>.json                         pointer: which <name>-<step>.json is the latest
+ *   <name>-<step>-<save>.safetensors   tensors
+ *   <name>-<step>-<save>.json          everything else; names and checksums the tensors file
+ *   <name>.json                        pointer: which <name>-<step>-<save>.json is the latest
  *
- * A save writes them in that order, each durably (checkpoint-io.ts); the pointer's rename is the commit
- * point. The tensors file name carries its hash, so re-saving a step never overwrites the file that the
- * step's current JSON names.
+ * <step> has 9 digits; <save> counts the saves of the series (1, 2, ...), so no save reuses a file name
+ * and nothing a committed checkpoint needs is ever overwritten, even when a run resumed from an older
+ * checkpoint saves a step again. A save writes the three in that order, each durably (checkpoint-io.ts);
+ * the pointer's rename is the commit point.
  */
 import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
@@ -28,10 +29,17 @@ export function expectSeriesName(name: string): void {
   }
 }
 
-/** File names of one checkpoint of a series. */
-export function checkpointFileNames(name: string, step: number, tensorsSha256: string): { json: string; tensors: string } {
-  const stem = `${name}-${String(step).padStart(STEP_DIGITS, '0')}`;
-  return { json: `${stem}.json`, tensors: `${stem}-${tensorsSha256.slice(0, 16)}.safetensors` };
+/** File names of one checkpoint of a series: save number `sequence` at `step`. */
+export function checkpointFileNames(name: string, step: number, sequence: number): { json: string; tensors: string } {
+  const stem = `${name}-${String(step).padStart(STEP_DIGITS, '0')}-${sequence}`;
+  return { json: `${stem}.json`, tensors: `${stem}.safetensors` };
+}
+
+/** The save number in a file name of series `name` (JSON or tensors), or undefined for other files. */
+function sequenceOf(name: string, file: string, extension: 'json' | 'safetensors' | 'any'): number | undefined {
+  const match = /^([A-Za-z0-9_]+)-\d+-(\d+)\.(json|safetensors)$/.exec(file);
+  if (match === null || match[1] !== name || (extension !== 'any' && match[3] !== extension)) return undefined;
+  return Number(match[2]);
 }
 
 /** The pointer file of a series. */
@@ -41,7 +49,7 @@ export function pointerFileName(name: string): string {
 
 /** The checkpoint JSON that names a tensors file, from the tensors file's name; undefined if not ours. */
 export function jsonNameForTensors(tensorsName: string): string | undefined {
-  const match = /^([A-Za-z0-9_]+-\d+)-[0-9a-f]{16}\.safetensors$/.exec(tensorsName);
+  const match = /^([A-Za-z0-9_]+-\d+-\d+)\.safetensors$/.exec(tensorsName);
   return match === null ? undefined : `${match[1]}.json`;
 }
 
@@ -83,8 +91,7 @@ export function verifyCheckpoint(io: CheckpointFs, directory: string, jsonName: 
 
 /** The checkpoint JSONs of a series in a directory, by file name. */
 function listSeries(io: CheckpointFs, directory: string, name: string): string[] {
-  const pattern = new RegExp(`^${name}-\\d+\\.json$`);
-  return listDirectory(io, directory).filter((entry) => pattern.test(entry));
+  return listDirectory(io, directory).filter((entry) => sequenceOf(name, entry, 'json') !== undefined);
 }
 
 function listDirectory(io: CheckpointFs, directory: string): string[] {
@@ -109,10 +116,13 @@ function seriesBySequence(io: CheckpointFs, directory: string, name: string, pro
   return readable.sort((a, b) => b.meta.sequence - a.meta.sequence || b.meta.step - a.meta.step);
 }
 
-/** The sequence number for the next save of a series: one past the highest readable one. */
+/**
+ * The number of the next save of a series: one past every number in a file name of the series (readable
+ * or not, committed or debris of a crashed save), so the save's file names are new.
+ */
 export function nextSequence(io: CheckpointFs, directory: string, name: string): number {
-  const newest = seriesBySequence(io, directory, name, [])[0];
-  return newest === undefined ? 1 : newest.meta.sequence + 1;
+  const numbers = listDirectory(io, directory).map((entry) => sequenceOf(name, entry, 'any') ?? 0);
+  return Math.max(0, ...numbers) + 1;
 }
 
 /** The latest complete checkpoint of a series, and what was wrong with anything tried before it. */
@@ -169,9 +179,8 @@ export function pruneSeries(io: CheckpointFs, directory: string, name: string, c
     for (const json of listSeries(io, directory, name)) {
       if (!kept.includes(json)) removeQuietly(io, join(directory, json));
     }
-    const tensorsPattern = new RegExp(`^${name}-\\d+-[0-9a-f]{16}\\.safetensors$`);
     for (const entry of listDirectory(io, directory)) {
-      const orphan = tensorsPattern.test(entry) && !keptTensors.has(entry);
+      const orphan = sequenceOf(name, entry, 'safetensors') !== undefined && !keptTensors.has(entry);
       const crashed = isTempName(entry, `${name}-`) || isTempName(entry, pointerFileName(name));
       if (orphan || crashed) removeQuietly(io, join(directory, entry));
     }

@@ -124,21 +124,18 @@ describe('checkpoint files', () => {
   before(() => { run = buildRun(2); });
   after(() => disposeRun(run));
 
-  it('lay out as <name>-<step>-<sha16>.safetensors, <name>-<step>.json and the pointer <name>.json, pruned to `keep`', () => {
+  it('lay out as <name>-<step>-<save>.safetensors and .json, and the pointer <name>.json, pruned to `keep`', () => {
     const runDir = freshRunDir();
     const directory = join(runDir, 'checkpoints');
     for (const step of [1, 2, 3]) saveCheckpoint(runDir, 'last', content(run, step), { keep: 2 });
     saveCheckpoint(runDir, 'best', content(run, 2, { metrics: { valMIoU: 0.5 } }));
-    const files = readdirSync(directory).sort();
-    assert.equal(files.length, 8, files.join()); // last: 2 pairs + pointer; best: 1 pair + pointer
-    assert.deepEqual(files.filter((file) => file.endsWith('.json')),
-      ['best-000000002.json', 'best.json', 'last-000000002.json', 'last-000000003.json', 'last.json']);
-    assert.ok(files.filter((file) => file.endsWith('.safetensors')).every((file) => /^(best|last)-00000000[23]-[0-9a-f]{16}\.safetensors$/.test(file)));
+    assert.deepEqual(readdirSync(directory).sort(), ['best-000000002-1.json', 'best-000000002-1.safetensors', 'best.json',
+      'last-000000002-2.json', 'last-000000002-2.safetensors', 'last-000000003-3.json', 'last-000000003-3.safetensors', 'last.json']);
     saveCheckpoint(runDir, 'last', content(run, 4));
-    assert.deepEqual(readdirSync(directory).filter((file) => file.startsWith('last')).map((file) => file.replace(/-[0-9a-f]{16}/, '')).sort(),
-      ['last-000000004.json', 'last-000000004.safetensors', 'last.json']);
-    assert.equal(findLatestCheckpoint(runDir), join(directory, 'last-000000004.json'));
-    assert.equal(findLatestCheckpoint(runDir, { name: 'best' }), join(directory, 'best-000000002.json'));
+    assert.deepEqual(readdirSync(directory).filter((file) => file.startsWith('last')).sort(),
+      ['last-000000004-4.json', 'last-000000004-4.safetensors', 'last.json']);
+    assert.equal(findLatestCheckpoint(runDir), join(directory, 'last-000000004-4.json'));
+    assert.equal(findLatestCheckpoint(runDir, { name: 'best' }), join(directory, 'best-000000002-1.json'));
     assert.equal(findLatestCheckpoint(join(temp, 'never-written')), undefined);
   });
 
@@ -288,7 +285,7 @@ describe('failed writes leave the previous checkpoint intact', () => {
       ...nodeFs,
       openSync: (path, flags) => {
         const fd = nodeFs.openSync(path, flags);
-        if (path.includes('last-000000002.json.tmp')) failedFd = fd;
+        if (path.includes('last-000000002-2.json.tmp')) failedFd = fd;
         return fd;
       },
       writeSync: (fd, data) => {
@@ -296,7 +293,7 @@ describe('failed writes leave the previous checkpoint intact', () => {
         return nodeFs.writeSync(fd, data);
       },
     };
-    const json = join(runDir, 'checkpoints', 'last-000000002.json');
+    const json = join(runDir, 'checkpoints', 'last-000000002-2.json');
     assert.throws(() => saveCheckpoint(runDir, 'last', content(run, 2), { fs: fullDisk }),
       checkpointError(json, /cannot write \(ENOSPC: no space left on device, write\); the previous checkpoint, if any, is unchanged/));
     assert.equal(findLatestCheckpoint(runDir), first);

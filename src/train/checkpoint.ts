@@ -122,13 +122,12 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
   for (const [key, value] of modelState) tensors.set(MODEL_PREFIX + key, value);
   for (const [key, value] of optimizerState?.tensors ?? []) tensors.set(OPTIMIZER_PREFIX + key, value);
   const bytes = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, step: String(content.step) });
-  const tensorsSha256 = sha256Hex(bytes);
-  const names = checkpointFileNames(name, content.step, tensorsSha256);
   const sequence = nextSequence(io, directory, name);
+  const names = checkpointFileNames(name, content.step, sequence);
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, name, sequence, step: content.step, stage: content.stage,
     savedAt: new Date().toISOString(),
-    tensors: { file: names.tensors, bytes: bytes.byteLength, sha256: tensorsSha256 },
+    tensors: { file: names.tensors, bytes: bytes.byteLength, sha256: sha256Hex(bytes) },
     model: { fingerprint: modelFingerprint(shapesOf(modelState)), tensorCount: modelState.size },
     optimizer: optimizerState === undefined ? null : expectJson(optimizerState.meta, 'optimizer state') as Record<string, JsonValue>,
     rngState: Buffer.from(getRngState()).toString('base64'),
@@ -172,7 +171,7 @@ function shapesOf(state: Map<string, Tensor>): [string, number[]][] {
 /**
  * Reads and verifies a checkpoint. `path` may be a run directory or its `checkpoints/` directory (the
  * latest of series `options.name`, default 'last'), a pointer file `<name>.json` (the same), a checkpoint
- * JSON `<name>-<step>.json`, or its `.safetensors` file. For a directory or pointer, a damaged pointer or
+ * JSON `<name>-<step>-<save>.json`, or its `.safetensors` file. For a directory or pointer, a damaged pointer or
  * newest checkpoint falls back to the newest one that verifies, and `problems` says why.
  * @returns the checkpoint; its tensors belong to the caller (dispose()).
  * @throws CheckpointError naming the file: missing, truncated, checksum mismatch, unreadable JSON, other
@@ -230,11 +229,11 @@ function resolve(io: CheckpointFs, path: string, name: string): LatestCheckpoint
 function verifyTensorsPath(io: CheckpointFs, directory: string, file: string, path: string): LatestCheckpoint['checkpoint'] {
   const json = jsonNameForTensors(file);
   if (json === undefined) {
-    throw new CheckpointError('not a contraseg checkpoint tensors file (<name>-<step>-<hash>.safetensors); pass the run directory or the checkpoint .json', path);
+    throw new CheckpointError('not a contraseg checkpoint tensors file (<name>-<step>-<save>.safetensors); pass the run directory or the checkpoint .json', path);
   }
   const checkpoint = verifyCheckpoint(io, directory, json);
   if (checkpoint.meta.tensors.file !== file) {
-    throw new CheckpointError(`${json} names ${checkpoint.meta.tensors.file}, not this file (a superseded save); pass ${json} itself`, path);
+    throw new CheckpointError(`${json} names ${checkpoint.meta.tensors.file}, not this file; pass ${json} itself`, path);
   }
   return checkpoint;
 }
