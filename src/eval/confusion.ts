@@ -126,7 +126,7 @@ export class ConfusionMatrix {
       if (truth.size === 0) return null;
       const range = [amin(truth).item(), truth.amax().item(), amin(predicted).item(), predicted.amax().item()];
       if (range[0] < 0 || range[1] >= k || range[2] < 0 || range[3] >= k) return { range, counts: null };
-      const counts = bincount(truth.mul(scalar(k, 'int64')).add(predicted), k * k).toTypedArray() as BigInt64Array; // [K*K]
+      const counts = bincount(truth.mul(scalar(k, 'int64')).add(predicted), { minlength: k * k }).toTypedArray() as BigInt64Array; // [K*K]
       return { range, counts };
     });
     if (found === null) return this;
