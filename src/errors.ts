@@ -4,7 +4,7 @@
  */
 
 /** Stable machine-readable error codes. */
-export type ErrorCode = 'ENGINE' | 'CONFIG' | 'DATASET' | 'SHAPE' | 'CHECKPOINT' | 'STATE_DICT' | 'NUMERIC';
+export type ErrorCode = 'ENGINE' | 'CONFIG' | 'DATASET' | 'SHAPE' | 'CHECKPOINT' | 'STATE_DICT' | 'NUMERIC' | 'INTERRUPTED';
 
 /** Base class of every contraseg error. */
 export class ContrasegError extends Error {
@@ -91,5 +91,15 @@ export class LoaderWorkerError extends DatasetError {
 export class NumericalError extends ContrasegError {
   constructor(message: string) {
     super('NUMERIC', message);
+  }
+}
+
+/** A run stopped on request (Ctrl-C, SIGTERM) after writing a checkpoint; `--resume` continues it. */
+export class InterruptedError extends ContrasegError {
+  /** The signal that asked for the stop, when one did. */
+  readonly signal: NodeJS.Signals | undefined;
+  constructor(message: string, signal?: NodeJS.Signals) {
+    super('INTERRUPTED', message);
+    this.signal = signal;
   }
 }

@@ -7,6 +7,10 @@ import { ConfigError } from '../errors.js';
 export interface CliIO {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress bars), else plain progress lines. */
+  readonly isTTY?: boolean;
+  /** Aborted on SIGINT/SIGTERM: long commands stop at the next safe point (a checkpoint). */
+  readonly signal?: AbortSignal;
 }
 
 /** The option syntax of a command: parseArgs' option table. */

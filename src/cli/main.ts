@@ -7,20 +7,28 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, ContrasegError, type ErrorCode } from '../errors.js';
+import { ConfigError, ContrasegError, InterruptedError, type ErrorCode } from '../errors.js';
 import type { CliIO } from './args.js';
 import { INFO_USAGE, parseInfoArgs, runInfo, type InfoOptions } from './info.js';
+import { parseTrainArgs, trainUsage, type TrainOptions } from './train.js';
+import { runTrainCommand } from './train-run.js';
 
 /** A parsed command line. */
 export type Command =
   | { readonly kind: 'help'; readonly text: string }
-  | { readonly kind: 'info'; readonly options: InfoOptions };
+  | { readonly kind: 'info'; readonly options: InfoOptions }
+  | { readonly kind: 'train'; readonly options: TrainOptions };
 
 /** Usage of the whole tool. */
 export const USAGE = `usage: contraseg <command> [options]
 
 commands:
-  info     dataset statistics: image count, sizes, class pixel shares
+  train     contrastive pretraining + softmax fine-tuning (or the CE baseline), then val/test mIoU
+  pretrain  stage 1 only: label-based pixel-wise contrastive pretraining
+  finetune  stage 2 only: softmax fine-tuning from a pretrain run, or from scratch
+  info      dataset statistics: image count, sizes, class pixel shares
+
+Start here:  contraseg train --preset camvid-quick --out runs/quick
 Run "contraseg <command> --help" for the options of a command.`;
 
 /** Exit status of each error code (0 = success, 1 = unexpected failure, i.e. a bug). */
@@ -32,6 +40,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   SHAPE: 6,
   ENGINE: 7,
   NUMERIC: 8,
+  INTERRUPTED: 130,
 };
 
 /**
@@ -49,6 +58,10 @@ export function parseCommand(argv: readonly string[]): Command {
       return { kind: 'help', text: USAGE };
     case 'info':
       return wantsHelp ? { kind: 'help', text: INFO_USAGE } : { kind: 'info', options: parseInfoArgs(rest) };
+    case 'train':
+    case 'pretrain':
+    case 'finetune':
+      return wantsHelp ? { kind: 'help', text: trainUsage(name) } : { kind: 'train', options: parseTrainArgs(name, rest) };
     default:
       throw new ConfigError(`unknown command "${name}".\n${USAGE}`);
   }
@@ -62,6 +75,8 @@ export async function runCommand(command: Command, io: CliIO): Promise<void> {
       return;
     case 'info':
       return runInfo(command.options, io);
+    case 'train':
+      return runTrainCommand(command.options, io);
     default: {
       const unreachable: never = command;
       throw new ConfigError(`unhandled command ${JSON.stringify(unreachable)}`);
@@ -75,6 +90,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     await runCommand(parseCommand(argv), io);
     return 0;
   } catch (error) {
+    if (error instanceof InterruptedError) {
+      io.stderr(`contraseg: ${error.message}\n`);
+      return error.signal === 'SIGTERM' ? 143 : EXIT_CODES.INTERRUPTED; // 128 + signal number, as shells report
+    }
     if (error instanceof ContrasegError) {
       io.stderr(`contraseg: ${error.message}\n`);
       return EXIT_CODES[error.code];
@@ -95,7 +114,18 @@ function isMainModule(): boolean {
 }
 
 if (isMainModule()) {
-  const io: CliIO = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+  const interrupt = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) process.exit(signal === 'SIGTERM' ? 143 : 130); // a second signal: stop now
+      process.stderr.write(`\ncontraseg: ${signal}: finishing the current step and writing a checkpoint (again to quit at once)\n`);
+      interrupt.abort(signal);
+    });
+  }
+  const io: CliIO = {
+    stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text),
+    isTTY: process.stderr.isTTY === true, signal: interrupt.signal,
+  };
   const code = await runCli(process.argv.slice(2), io);
   // exit once stdout has drained (a large --json output to a pipe would otherwise be cut)
   process.stdout.write('', () => process.exit(code));

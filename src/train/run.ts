@@ -1,0 +1,264 @@
+/**
+ * One run = one config -> one run directory: stage 1 (contrastive pretraining, unless the method is
+ * `ce`), stage 2 (softmax fine-tuning), val evaluation with the best checkpoint kept, and the final
+ * val/test figures. Resumable at any checkpoint: `resume` continues the latest stage exactly.
+ */
+import { deriveSeed } from '../augment/rng.js';
+import { createLoader, type Batch, type LoaderPosition, type PairBatch } from '../data/loader.js';
+import type { SegmentationDataset } from '../data/types.js';
+import { evaluate, type EvaluationResult } from '../eval/index.js';
+import { loadBackboneWeights } from '../models/build.js';
+import type { Module } from '../nn/index.js';
+import { tensor } from '../torch/creation.js';
+import { manualSeed } from '../torch/creation.js';
+import { keep, setNumThreads } from '../torch/scope.js';
+import type { Tensor } from '../torch/tensor.js';
+import type { Optimizer } from '../torch/optim/index.js';
+import { ConfigError } from '../errors.js';
+import { buildOptimizer, buildSchedule, distortionsFor, openRunData, trainAugmentation, type RunData } from './build.js';
+import { MODEL_PREFIX, findLatestCheckpoint, readCheckpoint, resumeFromCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { RunConfig } from './config.js';
+import { buildFinetuneModel, finetuneLoss, loadPretrainedNetwork, type FinetuneModel } from './finetune.js';
+import { runStage, type StageName, type StepRecord } from './loop.js';
+import { PretrainModel, pretrainLoss } from './pretrain.js';
+import { appendMetrics, initRunDir, truncateMetrics } from './run-dir.js';
+
+/** What a caller (the CLI) watches. */
+export interface RunEvents {
+  onStageStart?(stage: StageName, steps: number, startStep: number): void;
+  onStep?(record: StepRecord): void;
+  onStageEnd?(stage: StageName): void;
+  onEvalStart?(split: string, images: number): void;
+  onEvalProgress?(done: number, total: number): void;
+  onMessage?(text: string): void;
+}
+
+/** What a run returns (also written to summary.json by the caller). */
+export interface RunResult {
+  readonly runDir: string;
+  readonly method: RunConfig['method'];
+  readonly labelled: number;
+  readonly val: EvaluationResult | null;
+  readonly test: EvaluationResult | null;
+  readonly bestValMiou: number | null;
+  readonly seconds: { readonly pretrain: number; readonly finetune: number; readonly total: number };
+}
+
+/** Which stages a command runs. */
+export type StageSelection = 'both' | 'pretrain' | 'finetune';
+
+export interface RunJob {
+  readonly config: RunConfig;
+  readonly runDir: string;
+  /** Continue from the run directory's latest checkpoint. */
+  readonly resume: boolean;
+  readonly stages: StageSelection;
+  /** `finetune` from another run's stage-1 checkpoint (a run dir or checkpoint path). */
+  readonly pretrained?: string;
+  readonly events?: RunEvents;
+  /** Aborting it stops the run after the current step, with a checkpoint (InterruptedError). */
+  readonly signal?: AbortSignal;
+}
+
+/** Steps of stage 2: for `ce` the whole budget (pretrain.steps + finetune.steps), so every method gets the same total. */
+export function finetuneSteps(config: RunConfig): number {
+  return config.method === 'ce' ? config.pretrain.steps + config.finetune.steps : config.finetune.steps;
+}
+
+function evaluation(config: RunConfig, events: RunEvents | undefined) {
+  return async (model: FinetuneModel, dataset: SegmentationDataset, split: string): Promise<EvaluationResult> => {
+    events?.onEvalStart?.(split, dataset.length);
+    return evaluate(model, dataset, {
+      tta: { flip: config.eval.flip, scales: config.eval.scales },
+      ...(config.data.workers === null ? {} : { workers: config.data.workers }),
+      onProgress: (done, total) => events?.onEvalProgress?.(done, total),
+    });
+  };
+}
+
+function save(runDir: string, series: string, model: Module, optimizer: Optimizer, stage: StageName, step: number,
+  position: LoaderPosition, config: RunConfig, data: RunData, metrics: Record<string, unknown> = {}): void {
+  saveCheckpoint(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics });
+}
+
+function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined) {
+  return (record: StepRecord): void => {
+    if (record.step % config.logEvery === 0 || record.step === record.steps) appendMetrics(runDir, { kind: 'step', ...record });
+    events?.onStep?.(record);
+  };
+}
+
+async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
+  const { config, runDir, events } = job;
+  const steps = config.pretrain.steps;
+  manualSeed(deriveSeed(config.seed, 1));
+  const model = new PretrainModel(config, data.labelled.numClasses);
+  if (config.model.backboneWeights !== null) loadBackboneWeights(model.network, config.model.backboneWeights);
+  if (config.model.channelsLast) model.setMemoryFormat('channels_last');
+  const optimizer = buildOptimizer(config.pretrain.optimizer, model);
+  const loader = createLoader(data.labelled, {
+    batchSize: config.batchSize, seed: deriveSeed(config.seed, 1), augment: trainAugmentation(config.data), repeatToFill: true,
+    views: { kind: 'pair', distortions: distortionsFor(config.pretrain.distortionStrength) },
+    ...(config.data.workers === null ? {} : { workers: config.data.workers }),
+  });
+  const started = performance.now();
+  try {
+    let startStep = 0;
+    if (job.resume && findLatestCheckpoint(runDir, { name: 'pretrain' }) !== undefined) {
+      startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'pretrain' }).step;
+      if (startStep < steps) truncateMetrics(runDir, 'pretrain', startStep, ['finetune']); // a finished stage 1 keeps stage 2's log
+    }
+    model.train();
+    events?.onStageStart?.('pretrain', steps, startStep);
+    await runStage<PairBatch>({
+      stage: 'pretrain', steps, startStep, loader, optimizer, schedule: buildSchedule(config.pretrain, steps), gradClip: config.pretrain.gradClip,
+      lossOf: (batch) => pretrainLoss(model, batch, config.pretrain),
+      checkpointEvery: config.checkpointEvery,
+      saveCheckpoint: (step, position) => save(runDir, 'pretrain', model, optimizer, 'pretrain', step, position, config, data),
+      evaluateEvery: 0,
+      onStep: onStep(runDir, config, events),
+      ...(job.signal === undefined ? {} : { signal: job.signal }),
+    });
+    events?.onStageEnd?.('pretrain');
+  } finally {
+    await loader.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** The stage-1 weights a fine-tuning run starts from: this run's, or `pretrained`'s. */
+function loadStage1(job: RunJob, model: FinetuneModel): void {
+  const source = job.pretrained ?? job.runDir;
+  const checkpoint = readCheckpoint(source, { name: 'pretrain' });
+  try {
+    if (checkpoint.meta.stage !== 'pretrain') throw new ConfigError(`${checkpoint.file} is a ${checkpoint.meta.stage} checkpoint; fine-tuning starts from a pretrain checkpoint`);
+    const stripped = new Map([...checkpoint.tensors].filter(([key]) => key.startsWith(MODEL_PREFIX)).map(([key, value]) => [key.slice(MODEL_PREFIX.length), value] as const));
+    loadPretrainedNetwork(model, stripped);
+  } finally {
+    checkpoint.dispose();
+  }
+}
+
+interface FinetuneOutcome {
+  readonly model: FinetuneModel;
+  readonly seconds: number;
+  /** The val evaluation after the last step, when the loop ran it. */
+  readonly finalVal: EvaluationResult | null;
+}
+
+async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: number | null }): Promise<FinetuneOutcome> {
+  const { config, runDir, events } = job;
+  const steps = finetuneSteps(config);
+  manualSeed(deriveSeed(config.seed, 2));
+  const model = buildFinetuneModel(config, data.labelled.numClasses);
+  const evaluateOn = evaluation(config, events);
+  const classWeights: Tensor | null = config.finetune.classWeights === null ? null : keep(tensor(config.finetune.classWeights, [config.finetune.classWeights.length]));
+  let optimizer: Optimizer | undefined;
+  let finalVal: EvaluationResult | null = null;
+  const loader = createLoader(data.labelled, {
+    batchSize: config.batchSize, seed: deriveSeed(config.seed, 2), augment: trainAugmentation(config.data), repeatToFill: true, views: { kind: 'single' },
+    ...(config.data.workers === null ? {} : { workers: config.data.workers }),
+  });
+  const started = performance.now();
+  try {
+    if (classWeights !== null && classWeights.shape[0] !== data.labelled.numClasses) {
+      throw new ConfigError(`finetune.classWeights has ${classWeights.shape[0]} entries but ${data.labelled.name} has ${data.labelled.numClasses} classes`);
+    }
+    if (config.method !== 'ce') loadStage1(job, model);
+    else if (config.model.backboneWeights !== null) loadBackboneWeights(model.network, config.model.backboneWeights);
+    if (config.model.channelsLast) model.setMemoryFormat('channels_last');
+    optimizer = buildOptimizer(config.finetune.optimizer, model);
+    const stageOptimizer = optimizer;
+    let startStep = 0;
+    if (job.resume && findLatestCheckpoint(runDir, { name: 'finetune' }) !== undefined) {
+      startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'finetune' }).step;
+      truncateMetrics(runDir, 'finetune', startStep, []);
+    }
+    model.train();
+    events?.onStageStart?.('finetune', steps, startStep);
+    await runStage<Batch>({
+      stage: 'finetune', steps, startStep, loader, optimizer, schedule: buildSchedule(config.finetune, steps), gradClip: config.finetune.gradClip,
+      lossOf: (batch) => finetuneLoss(model, batch, classWeights),
+      checkpointEvery: config.checkpointEvery,
+      saveCheckpoint: (step, position) => save(runDir, 'finetune', model, stageOptimizer, 'finetune', step, position, config, data),
+      evaluateEvery: config.eval.every,
+      ...(data.val === null ? {} : {
+        evaluate: async (step: number) => {
+          const result = await evaluateOn(model, data.val as SegmentationDataset, 'val');
+          if (step === steps) finalVal = result;
+          const miou = result.metrics.meanIoU;
+          appendMetrics(runDir, { kind: 'eval', stage: 'finetune', step, split: 'val', mIoU: miou, pixelAccuracy: result.metrics.pixelAccuracy, seconds: result.seconds });
+          if (Number.isFinite(miou) && (bestSoFar.value === null || miou > bestSoFar.value)) {
+            bestSoFar.value = miou;
+            save(runDir, 'best', model, stageOptimizer, 'finetune', step, { epoch: 0, batch: 0 }, config, data, { valMiou: miou });
+          }
+        },
+      }),
+      onStep: onStep(runDir, config, events),
+      ...(job.signal === undefined ? {} : { signal: job.signal }),
+    });
+    events?.onStageEnd?.('finetune');
+    return { model, seconds: (performance.now() - started) / 1000, finalVal };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    await loader.dispose();
+    optimizer?.dispose();
+    classWeights?.dispose();
+  }
+}
+
+function bestValue(runDir: string): number | null {
+  if (findLatestCheckpoint(runDir, { name: 'best' }) === undefined) return null;
+  const checkpoint = readCheckpoint(runDir, { name: 'best' });
+  try {
+    const value = checkpoint.meta.metrics.valMiou;
+    return typeof value === 'number' ? value : null;
+  } finally {
+    checkpoint.dispose();
+  }
+}
+
+/**
+ * Runs the selected stages of a run in `job.runDir` and evaluates the final model on val and test.
+ * @throws ConfigError, DatasetError, CheckpointError, NumericalError as the parts do.
+ */
+export async function runTraining(job: RunJob): Promise<RunResult> {
+  const { config, runDir } = job;
+  if (config.threads !== null) setNumThreads(config.threads);
+  const started = performance.now();
+  let labelledIds: string[] | undefined;
+  if (job.resume) {
+    const latest = findLatestCheckpoint(runDir, { name: 'finetune' }) ?? findLatestCheckpoint(runDir, { name: 'pretrain' });
+    if (latest !== undefined) {
+      const checkpoint = readCheckpoint(latest);
+      labelledIds = [...checkpoint.meta.splitIds];
+      checkpoint.dispose();
+    }
+  }
+  const data = await openRunData(config, labelledIds);
+  initRunDir(runDir, config, data.labelledIds);
+  const runsPretrain = config.method !== 'ce' && job.stages !== 'finetune';
+  const pretrainSeconds = runsPretrain ? await pretrainStage(job, data) : 0;
+  if (job.stages === 'pretrain') {
+    return { runDir, method: config.method, labelled: data.labelled.length, val: null, test: null, bestValMiou: null,
+      seconds: { pretrain: pretrainSeconds, finetune: 0, total: (performance.now() - started) / 1000 } };
+  }
+  const best = { value: job.resume ? bestValue(runDir) : null };
+  const { model, seconds: finetuneSeconds, finalVal } = await finetuneStage(job, data, best);
+  try {
+    const evaluateOn = evaluation(config, job.events);
+    const val = finalVal ?? (data.val === null ? null : await evaluateOn(model, data.val, 'val'));
+    const test = data.test === null ? null : await evaluateOn(model, data.test, 'test');
+    if (test !== null) appendMetrics(runDir, { kind: 'eval', stage: 'finetune', step: finetuneSteps(config), split: 'test', mIoU: test.metrics.meanIoU, pixelAccuracy: test.metrics.pixelAccuracy, seconds: test.seconds });
+    return {
+      runDir, method: config.method, labelled: data.labelled.length, val, test, bestValMiou: best.value,
+      seconds: { pretrain: pretrainSeconds, finetune: finetuneSeconds, total: (performance.now() - started) / 1000 },
+    };
+  } finally {
+    model.dispose();
+  }
+}
