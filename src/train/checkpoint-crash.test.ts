@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { manualSeed, randn } from '../torch/creation.js';
 import { SGD } from '../torch/optim/sgd.js';
 import { liveTensorCount, noGrad, scope } from '../torch/scope.js';

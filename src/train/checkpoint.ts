@@ -9,17 +9,18 @@
  * returned position: weights, momentum buffers and random draws continue bit for bit.
  */
 import { basename, dirname, join } from 'node:path';
-import { CheckpointError, ContrasegError } from '../errors.js';
+import { CheckpointError } from '../errors.js';
 import type { Module } from '../nn/module.js';
-import { getRngState, setRngState } from '../torch/creation.js';
-import type { Optimizer, OptimizerState } from '../torch/optim/optimizer.js';
+import { getRngState } from '../torch/creation.js';
+import type { Optimizer } from '../torch/optim/optimizer.js';
 import { decodeSafetensors, encodeSafetensors } from '../torch/safetensors.js';
 import type { Tensor } from '../torch/tensor.js';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, POINTER_FORMAT, decodeChecked, encodeChecked, expectJson, modelFingerprint, sha256Hex,
   type CheckpointMeta, type JsonValue, type LoaderPosition, type Stage,
 } from './checkpoint-format.js';
-import { nodeFs, pathKind, readBytes, writeDurable, type CheckpointFs } from './checkpoint-io.js';
+import { nodeFs, pathKind, readBytes, syncDirectory, writeDurable, type CheckpointFs } from './checkpoint-io.js';
+import { MODEL_PREFIX, OPTIMIZER_PREFIX, restoreCheckpoint, shapesOf, type RestoreTargets, type RestoredState } from './checkpoint-restore.js';
 import {
   CHECKPOINT_DIR, checkpointFileNames, expectSeriesName, findLatest, jsonNameForTensors, nextSequence, pointerFileName, pruneSeries,
   verifyCheckpoint, type LatestCheckpoint,
@@ -28,10 +29,7 @@ import {
 export { CHECKPOINT_VERSION, type CheckpointMeta, type JsonValue, type LoaderPosition, type Stage } from './checkpoint-format.js';
 export { CHECKPOINT_DIR } from './checkpoint-store.js';
 export type { CheckpointFs } from './checkpoint-io.js';
-
-/** Tensor-name prefixes inside the safetensors file. */
-export const MODEL_PREFIX = 'model.';
-export const OPTIMIZER_PREFIX = 'optim.';
+export { restoreCheckpoint, MODEL_PREFIX, OPTIMIZER_PREFIX, type RestoreTargets, type RestoredState } from './checkpoint-restore.js';
 
 /** What a checkpoint captures. The model and optimiser are borrowed; the RNG state is read at save time. */
 export interface CheckpointContent {
@@ -80,22 +78,6 @@ export interface LoadedCheckpoint {
   dispose(): void;
 }
 
-/** What restoreCheckpoint hands back to the training loop. */
-export interface RestoredState {
-  step: number;
-  stage: Stage;
-  loaderPosition: LoaderPosition;
-  config: JsonValue;
-  splitIds: string[];
-  metrics: Record<string, JsonValue>;
-}
-
-/** The modules a checkpoint is restored into. */
-export interface RestoreTargets {
-  model: Module;
-  optimizer?: Optimizer;
-}
-
 /**
  * Saves a checkpoint of series `name` ('last', 'best' or any letters/digits/underscores) under
  * `<runDir>/checkpoints/` and returns the path of its JSON. Durable and atomic: when this returns the
@@ -111,11 +93,13 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
   if (!Number.isSafeInteger(keep) || keep < 1) throw new CheckpointError(`keep must be an integer >= 1, got ${keep}`);
   const fields = plainFields(content);
   const directory = join(runDir, CHECKPOINT_DIR);
+  let created: unknown;
   try {
-    io.mkdirSync(directory, { recursive: true });
+    created = io.mkdirSync(directory, { recursive: true });
   } catch (error) {
     throw new CheckpointError(`cannot create the checkpoint directory (${(error as Error).message})`, directory);
   }
+  if (typeof created === 'string') syncNewDirectories(io, directory, created);
   const modelState = content.model.stateDict();
   const optimizerState = content.optimizer?.stateDict();
   const tensors = new Map<string, Tensor>();
@@ -142,6 +126,14 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
   return join(directory, names.json);
 }
 
+// mkdir -p creates entries in the parents of each new directory: fsync those parents, as for a rename.
+function syncNewDirectories(io: CheckpointFs, directory: string, firstCreated: string): void {
+  for (let current = directory; ; current = dirname(current)) {
+    syncDirectory(io, dirname(current));
+    if (current === firstCreated || dirname(current) === current) return;
+  }
+}
+
 function plainFields(content: CheckpointContent): Pick<CheckpointMeta, 'loaderPosition' | 'config' | 'splitIds' | 'metrics'> {
   expectCount(content.step, 'step');
   expectCount(content.loaderPosition.epoch, 'loaderPosition.epoch');
@@ -162,10 +154,6 @@ function plainFields(content: CheckpointContent): Pick<CheckpointMeta, 'loaderPo
 
 function expectCount(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new CheckpointError(`cannot save ${what}: expected a non-negative integer, got ${value}`);
-}
-
-function shapesOf(state: Map<string, Tensor>): [string, number[]][] {
-  return [...state].map(([key, value]) => [key, value.shape]);
 }
 
 /**
@@ -239,40 +227,6 @@ function verifyTensorsPath(io: CheckpointFs, directory: string, file: string, pa
 }
 
 /**
- * Applies a checkpoint: checks the model's architecture fingerprint first (nothing is copied on a
- * mismatch), loads the optimiser state if `targets.optimizer` is given, the model (strict), then the RNG.
- * The checkpoint's tensors are copied; it still belongs to the caller.
- * @throws CheckpointError naming the file: another architecture (listing differing keys), no optimiser
- * state, an optimiser state of another kind or size, a malformed RNG state.
- */
-export function restoreCheckpoint(checkpoint: LoadedCheckpoint, targets: RestoreTargets): RestoredState {
-  const { meta, file } = checkpoint;
-  const modelState = stripPrefix(checkpoint.tensors, MODEL_PREFIX);
-  const own = targets.model.stateDict();
-  if (modelFingerprint(shapesOf(own)) !== meta.model.fingerprint) {
-    throw new CheckpointError(`written for another model architecture: ${describeMismatch(modelState, own)}. ` +
-      'Build the model from the checkpoint\'s own config (meta.config).', file);
-  }
-  const rngState = new Uint8Array(Buffer.from(meta.rngState, 'base64'));
-  if (rngState.byteLength !== getRngState().byteLength) {
-    throw new CheckpointError(`RNG state has ${rngState.byteLength} bytes, this libtorch's has ${getRngState().byteLength}`, file);
-  }
-  if (targets.optimizer !== undefined) {
-    if (meta.optimizer === null) {
-      throw new CheckpointError('has no optimizer state (saved without one); restore without `optimizer` to load the weights only', file);
-    }
-    const state: OptimizerState = { tensors: stripPrefix(checkpoint.tensors, OPTIMIZER_PREFIX), meta: meta.optimizer as OptimizerState['meta'] };
-    applyOrExplain(() => targets.optimizer?.loadStateDict(state), 'optimizer state does not fit this optimizer', file);
-  }
-  applyOrExplain(() => targets.model.loadStateDict(modelState, { strict: true }), 'model state does not fit', file);
-  applyOrExplain(() => setRngState(rngState), 'RNG state is malformed', file);
-  return {
-    step: meta.step, stage: meta.stage, loaderPosition: { ...meta.loaderPosition }, config: meta.config,
-    splitIds: [...meta.splitIds], metrics: { ...meta.metrics },
-  };
-}
-
-/**
  * readCheckpoint + restoreCheckpoint + dispose: what `--resume <run dir or checkpoint>` does.
  * @returns the restored state and the path of the checkpoint JSON used.
  * @throws CheckpointError as readCheckpoint and restoreCheckpoint do.
@@ -284,33 +238,4 @@ export function resumeFromCheckpoint(path: string, targets: RestoreTargets, opti
   } finally {
     checkpoint.dispose();
   }
-}
-
-function stripPrefix(tensors: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
-  const result = new Map<string, Tensor>();
-  for (const [key, value] of tensors) if (key.startsWith(prefix)) result.set(key.slice(prefix.length), value);
-  return result;
-}
-
-function applyOrExplain(apply: () => unknown, what: string, file: string): void {
-  try {
-    apply();
-  } catch (error) {
-    if (error instanceof ContrasegError) throw new CheckpointError(`${what}: ${error.message}`, file);
-    throw error;
-  }
-}
-
-const SHOWN_KEYS = 5;
-
-function describeMismatch(saved: Map<string, Tensor>, own: Map<string, Tensor>): string {
-  const shape = (value: Tensor): string => `[${value.shape.join(', ')}]`;
-  const missing = [...own.keys()].filter((key) => !saved.has(key));
-  const unexpected = [...saved.keys()].filter((key) => !own.has(key));
-  const reshaped = [...own].filter(([key, value]) => saved.has(key) && shape(saved.get(key) as Tensor) !== shape(value))
-    .map(([key, value]) => `${key} (checkpoint ${shape(saved.get(key) as Tensor)}, model ${shape(value)})`);
-  const list = (label: string, keys: string[]): string[] => keys.length === 0 ? [] :
-    [`${label}: ${keys.slice(0, SHOWN_KEYS).join(', ')}${keys.length > SHOWN_KEYS ? ` (+${keys.length - SHOWN_KEYS} more)` : ''}`];
-  const parts = [...list('not in the checkpoint', missing), ...list('not in the model', unexpected), ...list('other shapes', reshaped)];
-  return parts.length > 0 ? parts.join('; ') : 'the fingerprint differs';
 }
