@@ -55,7 +55,7 @@ export class ProjectionHead extends Layer {
   /** features [B, inChannels, h, w] (borrowed) -> unit-norm embeddings [B, width, h, w]. @throws ShapeError. */
   forward(features: Tensor): Tensor {
     expectChannels(features, this.inChannels, 'ProjectionHead');
-    return scope(() => normalize(this.layers.forward(features), 1)); // [B, D, h, w], unit norm over D
+    return scope(() => normalize(this.layers.forward(features), { dim: 1 })); // [B, D, h, w], unit norm over D
   }
 }
 

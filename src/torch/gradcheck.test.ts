@@ -87,7 +87,7 @@ describe('gradcheck: pooling, softmax, normalize', () => {
     gradcheck(([a]) => F.softmax(a, -1), [x], { what: 'softmax' });
   }));
   it('L2 normalize', () => withInputs(() => [sample([3, 4, 2])],
-    ([x]) => gradcheck(([a]) => F.normalize(a, 1), [x], { what: 'normalize' })));
+    ([x]) => gradcheck(([a]) => F.normalize(a, { dim: 1 }), [x], { what: 'normalize' })));
 });
 
 describe('gradcheck itself', () => {

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import * as F from './functional.js';
 import { manualSeed, ones, randn, tensor, zeros } from '../creation.js';
 import { scope } from '../scope.js';
-import { EngineError, ShapeError } from '../../errors.js';
-import { describeFixture, loadFixture, type OpFn } from '../testing.js';
+import { ConfigError, EngineError, ShapeError } from '../../errors.js';
+import { assertClose, describeFixture, loadFixture, type OpFn } from '../testing.js';
 
 const fixture = loadFixture('ops-functional.json');
 
@@ -30,8 +30,8 @@ const ops: Record<string, OpFn> = {
   softmax: ({ x }, p) => F.softmax(x, p.dim),
   crossEntropy: ({ logits, target, weight }, p) => F.crossEntropy(logits, target,
     { weight: weight ?? null, ignoreIndex: p.ignoreIndex, reduction: p.reduction, labelSmoothing: p.labelSmoothing }),
-  normalize: ({ x }, p) => F.normalize(x, p.dim, p.p),
-  bincount: ({ x, weights }, p) => F.bincount(x, p.minlength, weights ?? null),
+  normalize: ({ x }, p) => F.normalize(x, { dim: p.dim, p: p.p }),
+  bincount: ({ x, weights }, p) => F.bincount(x, { minlength: p.minlength, weights: weights ?? null }),
 };
 
 describeFixture('functionals match PyTorch', fixture, ops);
@@ -89,6 +89,22 @@ describe('functionals reject bad input with clear errors', () => {
       error instanceof ShapeError && /expected more than 1 value per channel when training, got input shape \[1, 3, 1, 1\]/.test(error.message));
     assert.deepEqual(F.batchNorm(zeros([1, 3, 1, 2]), { training: true }).shape, [1, 3, 1, 2]); // two values: fine
     assert.deepEqual(F.batchNorm(zeros([1, 3]), { runningMean: zeros([3]), runningVar: ones([3]), training: false }).shape, [1, 3]);
+  }));
+
+  it('normalize and bincount take options objects; a PyTorch-style positional call is a ConfigError, not another meaning', () => scope(() => {
+    // F.normalize(x, 1) in PyTorch is p = 1 over dim 1; the old normalize(x, 1) here meant dim 1, p = 2.
+    assert.throws(() => F.normalize(ones([2, 3]), 1 as never), (error: unknown) => error instanceof ConfigError &&
+      /normalize\(input, options\): the second argument is an options object, e.g. normalize\(x, \{ dim: 1, p: 2 \}\); got 1/.test(error.message));
+    const counts = tensor([0, 2, 2], [3], { dtype: 'int64' });
+    assert.throws(() => F.bincount(counts, tensor([1, 1, 1], [3]) as never), (error: unknown) => error instanceof ConfigError &&
+      /bincount\(input, options\): the second argument is an options object.*got a tensor/.test(error.message));
+    assert.throws(() => F.bincount(counts, 5 as never), ConfigError);
+    // Each option by name: p = 1 over dim 0 of [[3, 1], [1, 1]] is [[0.75, 0.5], [0.25, 0.5]]; the defaults are p = 2, dim 1.
+    assert.deepEqual(F.normalize(tensor([3, 1, 1, 1], [2, 2]), { dim: 0, p: 1 }).toArray(), [0.75, 0.5, 0.25, 0.5]);
+    // [3, 4] / 5 in float32: two roundings (norm, quotient) of at most half an ulp (2^-24 relative) each.
+    assertClose(F.normalize(tensor([3, 4], [1, 2])), [0.6, 0.8], { rtol: 2 ** -23, atol: 0, what: 'normalize defaults' });
+    assert.deepEqual(F.bincount(counts, { minlength: 5 }).toArray(), [1, 0, 2, 0, 0]);
+    assert.deepEqual(F.bincount(counts, { weights: tensor([0.5, 1, 2], [3]) }).toArray(), [0.5, 0, 3]);
   }));
 
   it('batchNorm with running statistics of the wrong length throws EngineError', () => scope(() => {

@@ -1,7 +1,7 @@
 /** Neural-network functionals over NCHW tensors (torch.nn.functional counterparts). */
 import { native } from '../native.js';
-import { wrap, type Tensor } from '../tensor.js';
-import { ShapeError } from '../../errors.js';
+import { Tensor, wrap } from '../tensor.js';
+import { ConfigError, ShapeError } from '../../errors.js';
 
 /** An int or an [h, w] pair. */
 export type Pair = number | [number, number];
@@ -125,14 +125,54 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
     options.ignoreIndex ?? -100, options.reduction ?? 'mean', options.labelSmoothing ?? 0));
 }
 
-/** x / max(||x||_p, eps) along dim (torch.nn.functional.normalize); p = 2 gives unit L2 norm. */
-export function normalize(input: Tensor, dim = 1, p = 2, eps = 1e-12): Tensor {
-  return wrap(native.normalize(input.handle, p, dim, eps));
+/**
+ * @internal Throws ConfigError unless `options` is an options object: PyTorch passes these settings
+ * positionally (F.normalize(x, p, dim), torch.bincount(x, weights, minlength)), so a number or a tensor
+ * here is a positional call that would mean something else.
+ */
+function expectOptions(options: unknown, call: string, example: string): void {
+  if (options === null || typeof options !== 'object' || options instanceof Tensor) {
+    throw new ConfigError(`${call}: the second argument is an options object, e.g. ${example}; got ` +
+      `${options instanceof Tensor ? 'a tensor' : String(options)}. PyTorch's positional order does not apply here.`);
+  }
 }
 
-/** Counts of each non-negative integer in a 1-D int tensor (weighted sums with weights). */
-export function bincount(input: Tensor, minlength = 0, weights: Tensor | null = null): Tensor {
-  return wrap(native.bincount(input.handle, weights?.handle ?? null, minlength));
+/** Options of normalize (torch.nn.functional.normalize's p, dim and eps, with its defaults). */
+export interface NormalizeOptions {
+  /** Dimension to normalise over. Default 1 (channels of NCHW). */
+  dim?: number;
+  /** Order of the norm. Default 2. */
+  p?: number;
+  /** Lower bound of the norm, so a zero vector stays zero. Default 1e-12. */
+  eps?: number;
+}
+
+/**
+ * x / max(||x||_p, eps) along `dim` (torch.nn.functional.normalize); p = 2 gives unit L2 norm. Same shape and
+ * dtype as the input. E.g. `normalize(embeddings, { dim: 1 })`.
+ * @throws ConfigError if `options` is not an options object (a PyTorch-style positional call).
+ */
+export function normalize(input: Tensor, options: NormalizeOptions = {}): Tensor {
+  expectOptions(options, 'normalize(input, options)', 'normalize(x, { dim: 1, p: 2 })');
+  return wrap(native.normalize(input.handle, options.p ?? 2, options.dim ?? 1, options.eps ?? 1e-12));
+}
+
+/** Options of bincount (torch.bincount's weights and minlength). */
+export interface BincountOptions {
+  /** Per-element weights [N] (float32 or float64): the result sums them instead of counting. Default none. */
+  weights?: Tensor | null;
+  /** At least this many bins. Default 0. */
+  minlength?: number;
+}
+
+/**
+ * Counts of each non-negative integer in a 1-D integer tensor [N] -> [max(max + 1, minlength)]: int64 counts,
+ * or the weights' dtype with `weights`. E.g. `bincount(ids, { minlength: numClasses })`.
+ * @throws ConfigError if `options` is not an options object; EngineError for negative or non-integer input.
+ */
+export function bincount(input: Tensor, options: BincountOptions = {}): Tensor {
+  expectOptions(options, 'bincount(input, options)', 'bincount(ids, { minlength: 10, weights })');
+  return wrap(native.bincount(input.handle, options.weights?.handle ?? null, options.minlength ?? 0));
 }
 
 /** A copy of a 4-D tensor laid out channels-last (NHWC in memory; the shape stays NCHW), or back to contiguous. */
