@@ -40,7 +40,7 @@ const metaSchema = z.object({
   step: count,
   stage: z.enum(['pretrain', 'finetune']),
   savedAt: z.string(),
-  tensors: z.object({ file: z.string(), bytes: count, sha256 }).strict(),
+  tensors: z.object({ file: z.string().regex(/^[^/\\]+\.safetensors$/, 'expected a .safetensors file name without directories'), bytes: count, sha256 }).strict(),
   model: z.object({ fingerprint: sha256, tensorCount: count }).strict(),
   /** The optimiser's stateDict().meta; null when saved without an optimiser. */
   optimizer: z.record(jsonValue).nullable(),

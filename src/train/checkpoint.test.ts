@@ -14,6 +14,7 @@ import type { SegmentationModel } from '../models/segmentation-model.js';
 import type { ResNetBackboneConfig } from '../models/config.js';
 import { CheckpointError } from '../errors.js';
 import { nodeFs, type CheckpointFs } from './checkpoint-io.js';
+import { encodeChecked, type CheckpointMeta } from './checkpoint-format.js';
 import {
   findLatestCheckpoint, readCheckpoint, restoreCheckpoint, resumeFromCheckpoint, saveCheckpoint, type CheckpointContent,
 } from './checkpoint.js';
@@ -246,6 +247,13 @@ describe('damaged or mismatched checkpoints throw a CheckpointError naming the f
     assert.throws(() => readCheckpoint(json), checkpointError(json, /format version 2; this contraseg reads version 1/));
     writeFileSync(json, '{"format": "something-else"}');
     assert.throws(() => readCheckpoint(json), checkpointError(json, /not a contraseg checkpoint/));
+  });
+
+  it('a JSON naming a tensors file outside its directory (checksums made to match)', () => {
+    const { json } = twoCheckpoints();
+    const { jsonSha256: _, ...meta } = JSON.parse(readFileSync(json, 'utf8')) as CheckpointMeta & { jsonSha256: string };
+    writeFileSync(json, encodeChecked({ ...meta, tensors: { ...meta.tensors, file: '../../elsewhere.safetensors' } }));
+    assert.throws(() => readCheckpoint(json), checkpointError(json, /invalid field 'tensors.file': expected a .safetensors file name without directories/));
   });
 
   it('another model: rejected listing the differing keys, before any weight is copied', () => {
