@@ -2,9 +2,15 @@
 //
 // Features are handled as matrices with one pixel per column ([D, n], the layout of an NCHW image), so
 // that a similarity block s = A^T G / tau between anchors A [D, N] and contrast pixels G [D, M] is one
-// matmul. No pass ever holds more than `rows x M` similarities per thread: anchors are visited in row
-// chunks, each chunk holding whole rows, so row statistics (max, log-sum-exp) are exact per chunk. The
-// backward passes recompute the chunk similarities from the features instead of storing them.
+// matmul. No pass ever holds more than `chunk x M` similarities per intra-op thread: anchors are visited
+// in row chunks, each chunk holding whole rows, so row statistics (max, log-sum-exp) are exact per chunk.
+// The backward passes recompute the chunk similarities from the features instead of storing them.
+//
+// Memory bound of a call, with T intra-op threads and chunk x M ~ 2^21 similarities (8 MiB float32):
+//   O((N + M) D)        gathered features and their gradients, shared by all threads
+// + O(T chunk M)        per thread: the similarity block and the visitors' masks / scratch of that size
+// and nothing of size D x M per thread: column gradients are accumulated in parallel over column blocks
+// (accumulateChunkGradients), not in per-thread copies.
 #pragma once
 #include <ATen/ATen.h>
 #include <functional>
@@ -25,10 +31,10 @@ class Workspace {
 
 // Slots used by the passes themselves; visitors use slots from kFirstFreeSlot on.
 constexpr size_t kSimilaritySlot = 0;
-constexpr size_t kColumnGradSlot = 1;
-constexpr size_t kFirstFreeSlot = 2;
+constexpr size_t kFirstFreeSlot = 1;
 
-// One workspace per intra-op thread. Reuse one set across the passes of a call.
+// One workspace per intra-op thread (at::get_num_threads() when made). Reuse one set across the passes of
+// a call; a thread index past the set is an error (TORCH_CHECK), never clamped onto another's workspace.
 using Workspaces = std::vector<Workspace>;
 Workspaces makeWorkspaces();
 
@@ -41,7 +47,8 @@ using ChunkVisitor = std::function<void(int64_t begin, at::Tensor& s, Workspace&
 void forEachRowChunk(const at::Tensor& anchors, const at::Tensor& columns, double tau, Workspaces& workspaces,
                      const ChunkVisitor& visit);
 
-// Backward pass over the same chunks: `coefficients` must turn s into W = dLoss/ds in place. Then
+// Backward pass over the same chunks: `coefficients` must turn s into W = dLoss/ds in place (s is a view
+// of a shared round buffer: do not reassign it). Then
 //   gradAnchors[:, rows] += G W^T / tau      (dLoss/dA, since s = A^T G / tau)
 //   gradColumns          += A[:, rows] W / tau
 // gradAnchors / gradColumns are [D, N] / [D, M] (views are fine); an undefined one is skipped.

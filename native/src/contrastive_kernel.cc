@@ -31,6 +31,16 @@ void checkPair(const at::Tensor& anchors, const at::Tensor& columns) {
   }
 }
 
+// The workspace of the calling intra-op thread. Workspaces are sized to the thread count when a call
+// starts; a thread index past it (threads raised meanwhile, a nested parallel region) would make two
+// threads share scratch buffers, so it is an error rather than something to clamp.
+Workspace& threadWorkspace(Workspaces& workspaces) {
+  const int thread = at::get_thread_num();
+  TORCH_CHECK(thread >= 0 && static_cast<size_t>(thread) < workspaces.size(), "contrastive kernel: intra-op thread ",
+              thread, " has no workspace (", workspaces.size(), " made); was the thread count changed during the call?");
+  return workspaces[static_cast<size_t>(thread)];
+}
+
 // Runs body(begin, rows, workspace) over the row chunks of N rows, in parallel over chunks.
 template <typename Body>
 void forEachChunk(int64_t rows, int64_t columns, Workspaces& workspaces, const Body& body) {
@@ -41,10 +51,10 @@ void forEachChunk(int64_t rows, int64_t columns, Workspaces& workspaces, const B
   at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
     // Worker threads do not inherit the caller's thread-local autograd state.
     at::NoGradGuard noGrad;
-    const int64_t thread = std::min<int64_t>(at::get_thread_num(), threads - 1);
+    Workspace& workspace = threadWorkspace(workspaces);
     for (int64_t index = first; index < last; index++) {
       const int64_t begin = index * chunk;
-      body(begin, std::min(chunk, rows - begin), workspaces[thread], thread);
+      body(begin, std::min(chunk, rows - begin), workspace);
     }
   });
 }
@@ -74,36 +84,56 @@ Workspaces makeWorkspaces() { return Workspaces(static_cast<size_t>(std::max(1, 
 void forEachRowChunk(const at::Tensor& anchors, const at::Tensor& columns, double tau, Workspaces& workspaces,
                      const ChunkVisitor& visit) {
   checkPair(anchors, columns);
-  forEachChunk(anchors.size(1), columns.size(1), workspaces,
-               [&](int64_t begin, int64_t rows, Workspace& workspace, int64_t) {
-                 at::Tensor s = similarities(anchors, columns, begin, rows, tau, workspace);
-                 visit(begin, s, workspace);
-               });
+  forEachChunk(anchors.size(1), columns.size(1), workspaces, [&](int64_t begin, int64_t rows, Workspace& workspace) {
+    at::Tensor s = similarities(anchors, columns, begin, rows, tau, workspace);
+    visit(begin, s, workspace);
+  });
 }
 
+// Rounds of T consecutive row chunks (T = workspaces): first the chunks of a round in parallel, chunk k
+// with workspace k, each turning its similarities into W (in rows k of one round buffer) and adding its
+// own rows of gradAnchors; then gradColumns in parallel over T column blocks, one addmm per block
+//   gradColumns[:, block] += A[:, round rows] W[:, block] / tau,
+// so that every column is written by one thread. The round buffer is T x chunk x M: there is no
+// per-thread D x M column accumulator (128 MiB per thread at D = 256, M = 131072).
 void accumulateChunkGradients(const at::Tensor& anchors, const at::Tensor& columns, double tau,
                               Workspaces& workspaces, const ChunkVisitor& coefficients, at::Tensor gradAnchors,
                               at::Tensor gradColumns) {
   checkPair(anchors, columns);
-  // Column gradients get one accumulator per thread (thread 0 writes the output itself), summed after.
-  std::vector<char> usedPrivate(workspaces.size(), 0);
-  forEachChunk(anchors.size(1), columns.size(1), workspaces,
-               [&](int64_t begin, int64_t rows, Workspace& workspace, int64_t thread) {
-                 at::Tensor s = similarities(anchors, columns, begin, rows, tau, workspace);
-                 coefficients(begin, s, workspace);  // s is now W = dLoss/ds
-                 if (gradAnchors.defined()) gradAnchors.narrow(1, begin, rows).addmm_(columns, s.t(), 1, 1.0 / tau);
-                 if (!gradColumns.defined()) return;
-                 at::Tensor target = gradColumns;
-                 if (thread > 0) {
-                   target = workspace.get(kColumnGradSlot, gradColumns.sizes(), gradColumns.options());
-                   if (!usedPrivate[thread]) target.zero_();
-                   usedPrivate[thread] = 1;
-                 }
-                 target.addmm_(anchors.narrow(1, begin, rows), s, 1, 1.0 / tau);
-               });
-  for (size_t thread = 1; thread < workspaces.size(); thread++) {
-    if (!usedPrivate[thread]) continue;
-    gradColumns.add_(workspaces[thread].get(kColumnGradSlot, gradColumns.sizes(), gradColumns.options()));
+  const int64_t rows = anchors.size(1), width = columns.size(1);
+  if (rows == 0 || width == 0) return;
+  const int64_t threads = static_cast<int64_t>(workspaces.size());
+  const int64_t chunk = chunkRows(rows, width, threads);
+  const int64_t chunks = (rows + chunk - 1) / chunk;
+  const int64_t blockWidth = (width + threads - 1) / threads;
+  at::Tensor roundWeights = at::empty({std::min(threads, chunks) * chunk, width}, columns.options());
+  for (int64_t roundBegin = 0; roundBegin < chunks; roundBegin += threads) {
+    const int64_t inRound = std::min(threads, chunks - roundBegin);
+    const int64_t firstRow = roundBegin * chunk;
+    const int64_t roundRows = std::min(inRound * chunk, rows - firstRow);
+    at::parallel_for(0, inRound, 1, [&](int64_t first, int64_t last) {
+      at::NoGradGuard noGrad;  // worker threads do not inherit the caller's autograd state
+      for (int64_t k = first; k < last; k++) {
+        const int64_t begin = firstRow + k * chunk;
+        at::Tensor s = roundWeights.narrow(0, k * chunk, std::min(chunk, rows - begin));
+        s.addmm_(anchors.narrow(1, begin, s.size(0)).t(), columns, 0, 1.0 / tau);  // [rows, D] x [D, M]
+        coefficients(begin, s, workspaces[static_cast<size_t>(k)]);              // s is now W = dLoss/ds
+        if (gradAnchors.defined()) gradAnchors.narrow(1, begin, s.size(0)).addmm_(columns, s.t(), 1, 1.0 / tau);
+      }
+    });
+    if (!gradColumns.defined()) continue;
+    const at::Tensor roundAnchors = anchors.narrow(1, firstRow, roundRows);   // [D, R]
+    const at::Tensor weights = roundWeights.narrow(0, 0, roundRows);          // [R, M]
+    at::parallel_for(0, threads, 1, [&](int64_t first, int64_t last) {
+      at::NoGradGuard noGrad;
+      for (int64_t block = first; block < last; block++) {
+        const int64_t columnBegin = block * blockWidth;
+        if (columnBegin >= width) break;
+        const int64_t count = std::min(blockWidth, width - columnBegin);
+        gradColumns.narrow(1, columnBegin, count).addmm_(roundAnchors, weights.narrow(1, columnBegin, count), 1,
+                                                         1.0 / tau);
+      }
+    });
   }
 }
 
@@ -111,10 +141,9 @@ namespace {
 // Runs body(block, begin, rows, workspace) over the row chunks of every block, blocks in parallel.
 template <typename Body>
 void forEachBlock(const std::vector<Block>& blocks, Workspaces& workspaces, const Body& body) {
-  const int64_t threads = static_cast<int64_t>(workspaces.size());
   at::parallel_for(0, static_cast<int64_t>(blocks.size()), 1, [&](int64_t first, int64_t last) {
     at::NoGradGuard noGrad;
-    Workspace& workspace = workspaces[std::min<int64_t>(at::get_thread_num(), threads - 1)];
+    Workspace& workspace = threadWorkspace(workspaces);
     for (int64_t index = first; index < last; index++) {
       const Block& block = blocks[index];
       const int64_t chunk = chunkRows(block.anchorCount, block.columnCount, 1);

@@ -1,6 +1,7 @@
 // Within-image, cross-image and batch pixel-wise label-based contrastive losses (Zhao et al., "Contrastive
 // Learning for Label Efficient Semantic Segmentation", ICCV 2021), each one fused autograd op, exact, in
-// O((N + M) D + chunk M) extra memory: no N x M matrix is ever formed.
+// O((N + M) D + T chunk M) extra memory with T intra-op threads (contrastive.h): no N x M matrix is ever
+// formed, and nothing of size D x M is kept per thread.
 //
 // Notation: anchors f_p (valid pixels of I), contrast pixels g_k, s(p, k) = f_p . g_k / tau, class c(p).
 // Every anchor p with at least one positive contributes w l(p), the weight w being 1 / (kept anchors of

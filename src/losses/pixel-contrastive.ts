@@ -3,7 +3,10 @@
  * Semantic Segmentation" (ICCV 2021, https://arxiv.org/abs/2012.06985), computed exactly at full feature
  * resolution without ever forming an N x M similarity matrix: each loss is one fused autograd op of the
  * addon (native/src/contrastive_supervised.cc, contrastive_official.cc) that visits anchors in chunks and
- * recomputes chunk similarities in the backward pass, using O((N + M) D + chunk M) extra memory.
+ * recomputes chunk similarities in the backward pass. Extra memory: O((N + M) D + T chunk M) for N anchors,
+ * M contrast pixels, D channels and T intra-op threads (getNumThreads()), with chunk x M about 2^21
+ * similarities (8 MiB in float32) per thread: the column gradients are summed over column blocks, one
+ * thread per block, so no thread keeps a D x M copy.
  *
  * Features are unit-normalised projection-head outputs [B, D, H, W]; labels [B, H, W] int64 at the same
  * resolution. With s(p, k) = f_p . g_k / tau, anchors p = valid pixels of an image I, contrast set K =
