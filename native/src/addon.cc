@@ -11,7 +11,10 @@ void registerOptim(Napi::Env env, Napi::Object exports);
 void registerExtensions(Napi::Env env, Napi::Object exports);
 }  // namespace cs
 
+// Runs once per Node environment (main thread, each worker thread): every piece of JS-facing state is
+// per environment (cs::initEnvironment), libtorch itself is shared by the process.
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  cs::initEnvironment(env);
   cs::registerCommon(env, exports);
   cs::registerTensor(env, exports);
   cs::registerMath(env, exports);

@@ -1,38 +1,116 @@
 #include "common.h"
-#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <unordered_map>
 
 namespace cs {
 
 namespace {
-std::atomic<int64_t> liveCount{0};
-Napi::FunctionReference* errorClass = nullptr;
+// Every Node environment (the main thread, each worker thread) that loads the addon gets its own state:
+// a JS function or reference belongs to one environment and must never be used from another.
+//
+// Native memory is reported to V8 (napi_adjust_external_memory) per storage, not per handle: a view or a
+// second handle on the same storage pins no more memory, so it is counted once, when the first handle
+// of this environment reaches it, and uncounted when the last one goes (dispose or finalizer).
+struct StorageUse {
+  int64_t handles = 0;
+  int64_t bytes = 0;  // as counted when the first handle came; subtracted as such
+};
+
+struct Accounting {
+  int64_t live = 0;  // handles not yet disposed or collected
+  int64_t reportedBytes = 0;
+  std::unordered_map<const c10::StorageImpl*, StorageUse> storages;
+};
+
+struct EnvData {
+  Napi::FunctionReference errorClass;
+  // Shared with every holder, so that a finalizer run while the environment is torn down (after the
+  // instance data may be gone) still finds it.
+  std::shared_ptr<Accounting> accounting = std::make_shared<Accounting>();
+};
+
+EnvData& envData(Napi::Env env) {
+  auto* data = env.GetInstanceData<EnvData>();
+  if (data == nullptr) throw std::logic_error("contraseg addon: environment not initialised");
+  return *data;
+}
+
+// Marks externals made by wrapTensor, so that an external of another addon (or one forged by a test)
+// is rejected instead of being reinterpreted as a Holder.
+constexpr napi_type_tag kTensorTag = {0x636f6e7472617365ULL, 0x672d74656e736f72ULL};
 
 struct Holder {
   at::Tensor tensor;
   bool live = true;
+  std::shared_ptr<Accounting> accounting;
+  const c10::StorageImpl* storage = nullptr;  // the storage counted for this handle, if any
 };
 
-void finalizeHolder(Napi::Env, Holder* holder) {
-  if (holder->live) liveCount--;
+void countStorage(Napi::Env env, Holder& holder) {
+  if (!holder.tensor.defined() || !holder.tensor.has_storage()) return;
+  const c10::StorageImpl* storage = holder.tensor.storage().unsafeGetStorageImpl();
+  StorageUse& use = holder.accounting->storages[storage];
+  if (use.handles++ == 0) {
+    use.bytes = static_cast<int64_t>(holder.tensor.storage().nbytes());
+    holder.accounting->reportedBytes += use.bytes;
+    Napi::MemoryManagement::AdjustExternalMemory(env, use.bytes);
+  }
+  holder.storage = storage;
+}
+
+void uncountStorage(Napi::Env env, Holder& holder) {
+  if (holder.storage == nullptr) return;
+  auto found = holder.accounting->storages.find(holder.storage);
+  holder.storage = nullptr;
+  if (found == holder.accounting->storages.end() || --found->second.handles > 0) return;
+  holder.accounting->reportedBytes -= found->second.bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, -found->second.bytes);
+  holder.accounting->storages.erase(found);
+}
+
+void release(Napi::Env env, Holder& holder) {
+  if (!holder.live) return;
+  uncountStorage(env, holder);
+  holder.tensor.reset();
+  holder.live = false;
+  holder.accounting->live--;
+}
+
+void finalizeHolder(Napi::Env env, Holder* holder) {
+  release(env, *holder);
   delete holder;
 }
 }  // namespace
 
+void initEnvironment(Napi::Env env) { env.SetInstanceData(new EnvData()); }
+
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
-  auto* holder = new Holder{std::move(tensor), true};
-  liveCount++;
-  return Napi::External<Holder>::New(env, holder, finalizeHolder);
+  auto* holder = new Holder{std::move(tensor), true, envData(env).accounting, nullptr};
+  holder->accounting->live++;
+  countStorage(env, *holder);
+  auto external = Napi::External<Holder>::New(env, holder, finalizeHolder);
+  external.TypeTag(&kTensorTag);
+  return external;
 }
 
-bool isTensorHandle(const Napi::Value& value) { return value.IsExternal(); }
+bool isTensorHandle(const Napi::Value& value) {
+  return value.IsExternal() && value.As<Napi::External<Holder>>().CheckTypeTag(&kTensorTag);
+}
 
 static Holder* holderOf(const Napi::Value& value, const char* what) {
   if (!value.IsExternal()) {
     throw Napi::TypeError::New(value.Env(), std::string("expected a tensor handle for ") + what);
   }
-  return value.As<Napi::External<Holder>>().Data();
+  auto external = value.As<Napi::External<Holder>>();
+  if (!external.CheckTypeTag(&kTensorTag)) {
+    throw makeError(value.Env(), std::string("the value passed as ") + what +
+                                     " is an external of another addon, not a contraseg tensor handle; pass a "
+                                     "Tensor's handle created by contraseg in this thread");
+  }
+  return external.Data();
 }
 
 at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
@@ -44,16 +122,17 @@ at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
   return holder->tensor;
 }
 
-void disposeTensor(const Napi::Value& value) {
-  Holder* holder = holderOf(value, "dispose");
-  if (holder->live) {
-    holder->tensor.reset();
-    holder->live = false;
-    liveCount--;
-  }
+void disposeTensor(const Napi::Value& value) { release(value.Env(), *holderOf(value, "dispose")); }
+
+void recountTensor(const Napi::Value& value) {
+  Holder* holder = holderOf(value, "recount");
+  if (!holder->live) return;
+  uncountStorage(value.Env(), *holder);
+  countStorage(value.Env(), *holder);
 }
 
-int64_t liveTensorCount() { return liveCount.load(); }
+int64_t liveTensorCount(Napi::Env env) { return envData(env).accounting->live; }
+int64_t reportedExternalBytes(Napi::Env env) { return envData(env).accounting->reportedBytes; }
 
 static int64_t integral(const Napi::Value& item, const char* what) {
   double number = item.As<Napi::Number>().DoubleValue();
@@ -132,8 +211,9 @@ c10::optional<at::Tensor> toOptionalTensor(const Napi::Value& value) {
 bool isNumber(const Napi::Value& value) { return value.IsNumber() || value.IsBoolean(); }
 
 Napi::Error makeError(Napi::Env env, const std::string& message) {
-  if (errorClass != nullptr && !errorClass->IsEmpty()) {
-    Napi::Object error = errorClass->New({Napi::String::New(env, message)});
+  auto* data = env.GetInstanceData<EnvData>();
+  if (data != nullptr && !data->errorClass.IsEmpty()) {
+    Napi::Object error = data->errorClass.New({Napi::String::New(env, message)});
     return Napi::Error(env, error);
   }
   return Napi::Error::New(env, message);
@@ -157,11 +237,10 @@ void registerFunction(Napi::Env env, Napi::Object exports, const char* name, Nap
   exports.Set(name, Napi::Function::New(env, fn, name));
 }
 
-// setErrorClass(ctor): native errors are constructed with `new ctor(message)` from now on.
+// setErrorClass(ctor): native errors of this environment are constructed with `new ctor(message)` from now on.
 CS_ENTRY(setErrorClass) {
   if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass: expected a constructor");
-  if (errorClass == nullptr) errorClass = new Napi::FunctionReference();
-  *errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  envData(info.Env()).errorClass = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 
@@ -170,7 +249,25 @@ CS_ENTRY(dispose) {
   return info.Env().Undefined();
 }
 
-CS_ENTRY(liveCountEntry) { return Napi::Number::New(info.Env(), static_cast<double>(liveTensorCount())); }
+CS_ENTRY(liveCountEntry) { return Napi::Number::New(info.Env(), static_cast<double>(liveTensorCount(info.Env()))); }
+
+// externalMemory() -> { tensors, isolate }: the bytes of tensor storage this environment reports to V8
+// right now, and V8's own total of external memory for this isolate (what its GC heuristics see; Node 20's
+// process.memoryUsage().external counts ArrayBuffers only).
+CS_ENTRY(externalMemory) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("tensors", Napi::Number::New(env, static_cast<double>(reportedExternalBytes(env))));
+  result.Set("isolate", Napi::Number::New(env, static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(env, 0))));
+  return result;
+}
+
+// foreignExternalForTesting(): an untagged external, as another addon would make; every entry point
+// must reject it with an EngineError.
+CS_ENTRY(foreignExternalForTesting) {
+  static int marker = 0;
+  return Napi::External<int>::New(info.Env(), &marker);
+}
 
 CS_ENTRY(isLive) {
   return Napi::Boolean::New(info.Env(), holderOf(info[0], "isLive")->live);
@@ -181,6 +278,8 @@ void registerCommon(Napi::Env env, Napi::Object exports) {
   CS_EXPORT(env, exports, dispose);
   CS_EXPORT(env, exports, isLive);
   registerFunction(env, exports, "liveTensorCount", liveCountEntry);
+  CS_EXPORT(env, exports, externalMemory);
+  CS_EXPORT(env, exports, foreignExternalForTesting);
 }
 
 }  // namespace cs

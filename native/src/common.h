@@ -8,13 +8,21 @@
 
 namespace cs {
 
-// A tensor handle is a Napi::External owning a heap at::Tensor. dispose() resets it (frees the storage
-// reference now); the finalizer deletes the holder once JS drops the handle.
+// Per-environment state (error class, handle accounting); called once by the module initialiser of
+// every Node environment (main thread, worker threads) that loads the addon.
+void initEnvironment(Napi::Env env);
+
+// A tensor handle is a Napi::External owning a heap at::Tensor, type-tagged as contraseg's. dispose()
+// resets it (frees the storage reference now); the finalizer deletes the holder once JS drops the handle.
+// Storage bytes are reported to V8 while a handle references them (see common.cc).
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
+// Throws a TypeError for a non-external, an EngineError for a foreign external or a disposed handle.
 at::Tensor& unwrapTensor(const Napi::Value& value, const char* what = "tensor");
 bool isTensorHandle(const Napi::Value& value);
-int64_t liveTensorCount();
+int64_t liveTensorCount(Napi::Env env);
 void disposeTensor(const Napi::Value& value);
+// Re-counts the storage of a handle whose tensor got a new storage in place (set_data).
+void recountTensor(const Napi::Value& value);
 
 // Argument helpers; each throws a JS TypeError naming the argument when it is malformed.
 std::vector<int64_t> toIntList(const Napi::Value& value, const char* what);

@@ -154,6 +154,7 @@ CS_ENTRY(setMemoryFormat) {
   if (tensor.dim() != 4) return info.Env().Undefined();
   at::NoGradGuard noGrad;
   tensor.set_data(tensor.contiguous(on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+  recountTensor(info[0]);  // the handle now pins the new storage, not the old one
   return info.Env().Undefined();
 }
 
@@ -187,6 +188,13 @@ CS_ENTRY(grad) {
   const at::Tensor& grad = unwrapTensor(info[0]).grad();
   if (!grad.defined()) return info.Env().Null();
   return wrapTensor(info.Env(), grad);
+}
+// isGradOf(t, g): whether handle g holds the very gradient tensor t.grad holds now (not a stale one that
+// backward() replaced out of place or zeroGrad() dropped). Lets Tensor.grad reuse one handle.
+CS_ENTRY(isGradOf) {
+  const at::Tensor& grad = unwrapTensor(info[0]).grad();
+  return Napi::Boolean::New(info.Env(), grad.defined() && grad.unsafeGetTensorImpl() ==
+                                                              unwrapTensor(info[1], "gradient").unsafeGetTensorImpl());
 }
 CS_ENTRY(zeroGrad) {
   at::Tensor& tensor = unwrapTensor(info[0]);
@@ -252,6 +260,7 @@ void registerTensor(Napi::Env env, Napi::Object exports) {
   CS_EXPORT(env, exports, requiresGrad);
   CS_EXPORT(env, exports, setRequiresGrad);
   CS_EXPORT(env, exports, grad);
+  CS_EXPORT(env, exports, isGradOf);
   CS_EXPORT(env, exports, zeroGrad);
   CS_EXPORT(env, exports, backward);
   CS_EXPORT(env, exports, setGradEnabled);

@@ -56,6 +56,9 @@ export interface NativeAddon {
   getNumThreads(): number;
   hasMkldnn(): boolean;
   tuneAllocator(mmapThreshold: number, trimThreshold: number): boolean;
+  isGradOf(h: Handle, grad: Handle): boolean;
+  externalMemory(): { tensors: number; isolate: number };
+  foreignExternalForTesting(): Handle;
   // math.cc
   add(a: Handle, b: Operand): Handle; sub(a: Handle, b: Operand): Handle; mul(a: Handle, b: Operand): Handle;
   div(a: Handle, b: Operand): Handle; pow(a: Handle, b: Operand): Handle; remainder(a: Handle, b: Operand): Handle;

@@ -23,11 +23,19 @@ export function wrap(handle: Handle): Tensor {
   return new Tensor(handle);
 }
 
+/**
+ * Every gradient wrapper `Tensor.grad` has handed out and not yet dropped. backward() disposes them all
+ * first: a live extra handle on a gradient would make libtorch accumulate out of place (a new buffer per
+ * parameter per step) and leave the wrapper holding stale values.
+ */
+const handedOutGrads = new Set<Tensor>();
+
 /** An n-dimensional array on the CPU, with optional autograd. Layout NCHW for images. */
 export class Tensor {
   /** @internal */
   readonly handle: Handle;
   private cachedShape: number[] | undefined;
+  private cachedGrad: Tensor | undefined;
 
   /** @internal Use the creation functions (tensor, zeros, ...) instead. */
   constructor(handle: Handle) {
@@ -57,8 +65,12 @@ export class Tensor {
     return native.isLive(this.handle);
   }
 
-  /** Frees the native tensor now. Idempotent. Autograd graphs that still need it keep their own reference. */
+  /**
+   * Frees the native tensor now (and the wrapper `grad` returned, if any). Idempotent. Autograd graphs
+   * that still need it keep their own reference.
+   */
   dispose(): void {
+    if (this.cachedGrad !== undefined) this.dropGrad();
     native.dispose(this.handle);
   }
 
@@ -85,18 +97,43 @@ export class Tensor {
     native.setRequiresGrad(this.handle, on);
     return this;
   }
-  /** The accumulated gradient (a new handle the caller owns), or null before backward(). */
+  /**
+   * The accumulated gradient, or null before backward(). Borrowed: every access returns the same Tensor
+   * (no new handle per access) until the gradient changes; it is disposed by the next backward() (of any
+   * tensor), by zeroGrad() or dispose() of this tensor, or by the scope open at the first access. Do not
+   * dispose it; `clone()` it to keep values past any of those.
+   */
   get grad(): Tensor | null {
+    const cached = this.cachedGrad;
+    if (cached !== undefined && cached.isLive && native.isGradOf(this.handle, cached.handle)) return cached;
+    if (cached !== undefined) this.dropGrad();
     const handle = native.grad(this.handle);
-    return handle === null ? null : wrap(handle);
+    if (handle === null) return null;
+    const grad = wrap(handle);
+    this.cachedGrad = grad;
+    handedOutGrads.add(grad);
+    return grad;
   }
-  /** Drops the accumulated gradient. */
+  /** Drops the accumulated gradient (and disposes the wrapper `grad` returned). */
   zeroGrad(): void {
+    if (this.cachedGrad !== undefined) this.dropGrad();
     native.zeroGrad(this.handle);
   }
-  /** Backpropagates from this tensor (a scalar, or pass the output gradient). */
+  /**
+   * Backpropagates from this tensor (a scalar, or pass the output gradient). Disposes every wrapper
+   * returned by `grad` so far, of any tensor (see grad).
+   */
   backward(gradient?: Tensor): void {
+    for (const grad of handedOutGrads) grad.dispose();
+    handedOutGrads.clear();
     native.backward(this.handle, gradient?.handle);
+  }
+
+  private dropGrad(): void {
+    const grad = this.cachedGrad as Tensor;
+    this.cachedGrad = undefined;
+    handedOutGrads.delete(grad);
+    grad.dispose();
   }
 
   to(dtype: DType): Tensor { return wrap(native.to(this.handle, dtype)); }
