@@ -8,7 +8,7 @@
  * Resuming: `resumeFromCheckpoint(runDirOrFile, { model, optimizer })`, then continue the loader at the
  * returned position: weights, momentum buffers and random draws continue bit for bit.
  */
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve as absolute } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { getRngState } from '../torch/creation.js';
@@ -128,9 +128,10 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
 
 // mkdir -p creates entries in the parents of each new directory: fsync those parents, as for a rename.
 function syncNewDirectories(io: CheckpointFs, directory: string, firstCreated: string): void {
-  for (let current = directory; ; current = dirname(current)) {
+  const top = absolute(firstCreated);
+  for (let current = absolute(directory); ; current = dirname(current)) {
     syncDirectory(io, dirname(current));
-    if (current === firstCreated || dirname(current) === current) return;
+    if (current === top || dirname(current) === current) return;
   }
 }
 
