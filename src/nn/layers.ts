@@ -5,7 +5,7 @@ import { ones, zeros } from '../torch/creation.js';
 import { native } from '../torch/native.js';
 import type { Tensor } from '../torch/tensor.js';
 import { adaptiveAvgPool2d, batchNorm, conv2d, dropout, pair, type Pair } from '../torch/ops/functional.js';
-import { ShapeError } from '../errors.js';
+import { ConfigError, ShapeError } from '../errors.js';
 
 /** A module mapping one tensor to one tensor; what Sequential chains. */
 export abstract class Layer extends Module {
@@ -126,9 +126,10 @@ export class ReLU6 extends Layer {
 /** Drops elements with probability p in training mode (scaling the rest by 1/(1-p)); identity in eval. */
 export class Dropout extends Layer {
   readonly p: number;
+  /** @throws ConfigError unless 0 <= p < 1. */
   constructor(p = 0.5) {
     super();
-    if (!(p >= 0 && p < 1)) throw new RangeError(`Dropout: p must be in [0, 1), got ${p}`);
+    if (!(p >= 0 && p < 1)) throw new ConfigError(`Dropout: p is the probability of dropping an element, expected 0 <= p < 1, got ${p}.`);
     this.p = p;
   }
   forward(input: Tensor): Tensor {
