@@ -3,7 +3,7 @@
  * mask values to class ids. Readers (camvid.ts, voc.ts, ...) only find the files and pick the table.
  */
 import { IGNORE_INDEX } from '../augment/types.js';
-import { DatasetError } from '../errors.js';
+import { ConfigError, DatasetError } from '../errors.js';
 import { decodeImage, decodeLabelValues } from './image-io.js';
 import { INVALID_LABEL } from './label-maps.js';
 import type { FileDatasetDescriptor, Sample, SegmentationDataset } from './types.js';
@@ -39,10 +39,13 @@ export class FileDataset implements SegmentationDataset {
     return this.descriptor.entries.length;
   }
 
-  /** @throws DatasetError naming the file; RangeError for an index outside 0..length-1 (a programming error). */
+  /** @throws DatasetError naming the file; ConfigError for an index outside 0..length-1. */
   async get(index: number): Promise<Sample> {
     const entry = this.descriptor.entries[index];
-    if (entry === undefined) throw new RangeError(`${this.name}: sample index ${index} outside 0..${this.length - 1}`);
+    if (entry === undefined) {
+      throw new ConfigError(`${this.name}: sample index ${index} is outside 0..${this.length - 1} (${this.length} images); ` +
+        'check the indices or split that selected it.');
+    }
     const [image, stored] = await Promise.all([decodeImage(entry.image), decodeLabelValues(entry.mask)]);
     if (image.width !== stored.width || image.height !== stored.height) {
       throw new DatasetError(`mask is ${stored.width}x${stored.height} (WxH) but its image ${entry.image} is ${image.width}x${image.height}. ` +
