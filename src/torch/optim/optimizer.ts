@@ -98,8 +98,10 @@ export abstract class Optimizer {
   }
 
   /**
-   * Updates every parameter that has a gradient, in place. All or nothing: everything a step uses is checked
-   * before the first parameter changes.
+   * Updates every parameter that has a gradient, in place. All or nothing: the parameters and the state are
+   * checked before the first parameter changes. (Shapes and dtypes of the state are checked when it is made or
+   * loaded, and autograd keeps each gradient to its parameter's; only a failure inside libtorch itself, such as
+   * running out of memory, could still stop a step half way.)
    * @throws EngineError if a parameter or a state tensor was disposed (nothing is updated then).
    */
   abstract step(): void;
