@@ -12,12 +12,16 @@ import type { CliIO } from './args.js';
 import { INFO_USAGE, parseInfoArgs, runInfo, type InfoOptions } from './info.js';
 import { parseTrainArgs, trainUsage, type TrainOptions } from './train.js';
 import { runTrainCommand } from './train-run.js';
+import { evalUsage, parseEvalArgs, runEval, type EvalOptions } from './eval.js';
+import { parsePredictArgs, predictUsage, runPredict, type PredictOptions } from './predict.js';
 
 /** A parsed command line. */
 export type Command =
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'info'; readonly options: InfoOptions }
-  | { readonly kind: 'train'; readonly options: TrainOptions };
+  | { readonly kind: 'train'; readonly options: TrainOptions }
+  | { readonly kind: 'eval'; readonly options: EvalOptions }
+  | { readonly kind: 'predict'; readonly options: PredictOptions };
 
 /** Usage of the whole tool. */
 export const USAGE = `usage: contraseg <command> [options]
@@ -26,6 +30,8 @@ commands:
   train     contrastive pretraining + softmax fine-tuning (or the CE baseline), then val/test mIoU
   pretrain  stage 1 only: label-based pixel-wise contrastive pretraining
   finetune  stage 2 only: softmax fine-tuning from a pretrain run, or from scratch
+  eval      per-class IoU, mIoU and pixel accuracy of a trained model at native resolution
+  predict   coloured mask PNGs and overlays for image files, folders or globs
   info      dataset statistics: image count, sizes, class pixel shares
 
 Start here:  contraseg train --preset camvid-quick --out runs/quick
@@ -62,6 +68,10 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'pretrain':
     case 'finetune':
       return wantsHelp ? { kind: 'help', text: trainUsage(name) } : { kind: 'train', options: parseTrainArgs(name, rest) };
+    case 'eval':
+      return wantsHelp ? { kind: 'help', text: evalUsage() } : { kind: 'eval', options: parseEvalArgs(rest) };
+    case 'predict':
+      return wantsHelp ? { kind: 'help', text: predictUsage() } : { kind: 'predict', options: parsePredictArgs(rest) };
     default:
       throw new ConfigError(`unknown command "${name}".\n${USAGE}`);
   }
@@ -77,6 +87,10 @@ export async function runCommand(command: Command, io: CliIO): Promise<void> {
       return runInfo(command.options, io);
     case 'train':
       return runTrainCommand(command.options, io);
+    case 'eval':
+      return runEval(command.options, io);
+    case 'predict':
+      return runPredict(command.options, io);
     default: {
       const unreachable: never = command;
       throw new ConfigError(`unhandled command ${JSON.stringify(unreachable)}`);

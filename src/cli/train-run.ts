@@ -21,7 +21,8 @@ function curveRecords(runDir: string): MetricRecord[] {
   });
 }
 
-function plainEvaluation(result: EvaluationResult | null) {
+/** An evaluation as plain JSON: metrics, per-class IoU by name (null = class absent), confusion matrix. */
+export function plainEvaluation(result: EvaluationResult | null) {
   if (result === null) return null;
   const { metrics } = result;
   return {

@@ -67,6 +67,21 @@ function writeNormalised(image: Uint8Array, pixels: number, out: Float32Array, o
   }
 }
 
+/**
+ * A uint8 HxWx3 image as normalised CHW float32 ((v / 255 - mean) / std), exactly as the loader
+ * prepares training images: the input of a model at inference time.
+ */
+export function normalisedChw(image: Uint8Array, width: number, height: number, mean: Rgb = IMAGENET_MEAN, std: Rgb = IMAGENET_STD): Float32Array {
+  const out = new Float32Array(3 * width * height);
+  writeNormalised(image, width * height, out, 0, normalisationTables(mean, std));
+  return out;
+}
+
+/** value -> normalised value, per channel; the same arithmetic as writeNormalisedFloat on toFloatImage's values. */
+function normalisationTables(mean: Rgb, std: Rgb): Float32Array[] {
+  return [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (Math.fround(v / 255) - (mean[c] as number)) / (std[c] as number)));
+}
+
 /** Writes a [0, 1] float HxWx3 image into `out` at `offset` as normalised CHW. */
 function writeNormalisedFloat(image: Float32Array, pixels: number, out: Float32Array, offset: number, recipe: BatchRecipe): void {
   for (let c = 0; c < 3; c++) {
@@ -111,7 +126,7 @@ export async function buildBatch(dataset: SegmentationDataset, items: readonly B
   const distorted = recipe.distortions === null ? null : new Float32Array(views.length * 3 * pixels);
   const labels = new BigInt64Array(views.length * pixels);
   // same arithmetic as writeNormalisedFloat on toFloatImage's float32 values, so an undistorted Î equals I bit for bit
-  const tables = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (Math.fround(v / 255) - (recipe.mean[c] as number)) / (recipe.std[c] as number)));
+  const tables = normalisationTables(recipe.mean, recipe.std);
   views.forEach((view, b) => {
     writeNormalised(view.image, pixels, images, b * 3 * pixels, tables);
     if (distorted !== null && recipe.distortions !== null) {

@@ -10,5 +10,5 @@ export { CAMVID_CLASSES, VOC_CLASSES, CITYSCAPES_CLASSES, vocPalette, type Class
 export { splitOrder, chooseLabelled, writeSplitFile, readSplitFile, subsetDataset, type LabelledAmount } from './splits.js';
 export { datasetStats, type DatasetStats, type ClassShare } from './stats.js';
 export { createLoader, type Loader, type LoaderOptions, type LoaderViews, type Batch, type PairBatch, type LoaderPosition } from './loader.js';
-export { IMAGENET_MEAN, IMAGENET_STD } from './batch.js';
+export { IMAGENET_MEAN, IMAGENET_STD, normalisedChw } from './batch.js';
 export { encodePng, decodePngValues } from './png.js';

@@ -19,16 +19,16 @@ await writeCamVidFixture(root, {
 });
 
 /** Three labelled images, batch 4 (K < batch), a width-1/16 ResNet-18: every step takes milliseconds. */
-function config(overrides: RunConfigInput | Record<string, unknown> = {}): RunConfig {
-  return parseRunConfig({
+function config(overrides: Record<string, unknown> = {}): RunConfig {
+  const base: RunConfigInput = {
     seed: 5, batchSize: 4, logEvery: 1, checkpointEvery: 2,
     data: { kind: 'camvid', root, labelled: { count: 3 }, crop: { height: 32, width: 32 }, workers: 1 },
     model: { widthMultiplier: 0.0625 },
     pretrain: { steps: 5, optimizer: { kind: 'sgd', lr: 0.05 }, warmupSteps: 2 },
     finetune: { steps: 5, optimizer: { kind: 'sgd', lr: 0.02 } },
     eval: { every: 2 },
-    ...overrides,
-  });
+  };
+  return parseRunConfig({ ...base, ...overrides });
 }
 
 function losses(runDir: string): string[] {

@@ -78,7 +78,8 @@ function evaluation(config: RunConfig, events: RunEvents | undefined) {
 
 function save(runDir: string, series: string, model: Module, optimizer: Optimizer, stage: StageName, step: number,
   position: LoaderPosition, config: RunConfig, data: RunData, metrics: Record<string, unknown> = {}): void {
-  saveCheckpoint(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics });
+  const classes = { names: data.labelled.classNames, colours: data.labelled.colours }; // what eval and predict label and paint with
+  saveCheckpoint(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics: { ...metrics, classes } });
 }
 
 function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined) {

@@ -1,0 +1,97 @@
+/** `contraseg eval`: a trained model on a dataset split at native resolution: per-class IoU, mIoU, pixel accuracy. */
+import { Command, CommanderError } from 'commander';
+import { openDataset, type DatasetSource } from '../data/open-dataset.js';
+import { evaluate } from '../eval/index.js';
+import { ConfigError } from '../errors.js';
+import { formatSummaryTable } from '../report/summary.js';
+import { loadTrainedModel } from '../train/load-model.js';
+import type { CliIO } from './args.js';
+import { plainEvaluation } from './train-run.js';
+
+/** Validated options of `contraseg eval`. */
+export interface EvalOptions {
+  /** Run directory or checkpoint. */
+  readonly source: string;
+  readonly series: 'finetune' | 'best';
+  readonly split: string;
+  /** Dataset override (default: the run's own). */
+  readonly dataset?: DatasetSource['kind'];
+  readonly root?: string;
+  readonly flip: boolean;
+  readonly scales: number[];
+  readonly json: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  contraseg eval --run runs/quick                        # final model on the run's test split
+  contraseg eval --run runs/quick --best --split val     # best-val checkpoint on val
+  contraseg eval --run runs/quick --flip --scales 0.75,1,1.25 --json`;
+
+function scales(value: string): number[] {
+  const list = value.split(',').map(Number);
+  if (list.length === 0 || list.some((scale) => !(scale > 0))) throw new ConfigError(`--scales: expected positive numbers separated by commas, got "${value}"`);
+  return list;
+}
+
+function buildCommand(): Command {
+  return new Command('eval')
+    .description('evaluate a trained model at native resolution (confusion matrix, per-class IoU, mIoU, pixel accuracy)')
+    .option('--run <dir>', 'run directory (or --checkpoint)')
+    .option('--checkpoint <file>', 'a checkpoint JSON of a fine-tuned model')
+    .option('--best', 'the best-val-mIoU checkpoint instead of the final one')
+    .option('--split <name>', 'dataset split', 'test')
+    .option('--dataset <kind>', 'dataset layout (default: the run\'s)')
+    .option('--root <dir>', 'dataset folder (default: the run\'s)')
+    .option('--flip', 'test-time augmentation: average with the flipped image')
+    .option('--scales <list>', 'test-time augmentation: input scales, e.g. 0.75,1,1.25', scales, [1])
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', EXAMPLES)
+    .exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+}
+
+/** Usage text of `contraseg eval`. */
+export const evalUsage = (): string => buildCommand().helpInformation() + EXAMPLES.trimStart();
+
+/** @throws ConfigError for bad options. */
+export function parseEvalArgs(argv: readonly string[]): EvalOptions {
+  const command = buildCommand();
+  try {
+    command.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) throw new ConfigError(`${error.message.replace(/^error: /, '')}. See: contraseg eval --help`);
+    throw error;
+  }
+  const flags = command.opts<Record<string, unknown>>();
+  const source = (flags.run ?? flags.checkpoint) as string | undefined;
+  if (source === undefined || (flags.run !== undefined && flags.checkpoint !== undefined)) {
+    throw new ConfigError('give one of --run <dir> or --checkpoint <file>. See: contraseg eval --help');
+  }
+  return {
+    source, series: flags.best === true ? 'best' : 'finetune', split: flags.split as string,
+    ...(flags.dataset === undefined ? {} : { dataset: flags.dataset as DatasetSource['kind'] }),
+    ...(flags.root === undefined ? {} : { root: flags.root as string }),
+    flip: flags.flip === true, scales: flags.scales as number[], json: flags.json === true,
+  };
+}
+
+/** Runs `contraseg eval`. */
+export async function runEval(options: EvalOptions, io: CliIO): Promise<void> {
+  const trained = loadTrainedModel(options.source, options.series);
+  try {
+    const kind = options.dataset ?? trained.config.data.kind;
+    const dataset = await openDataset({ kind, root: options.root ?? trained.config.data.root, split: options.split } as DatasetSource);
+    io.stderr(`evaluating ${trained.file} (step ${trained.step}) on ${dataset.name}: ${dataset.length} images\n`);
+    const result = await evaluate(trained.model, dataset, { tta: { flip: options.flip, scales: options.scales } });
+    if (options.json) {
+      io.stdout(`${JSON.stringify({ checkpoint: trained.file, split: options.split, ...plainEvaluation(result) })}\n`);
+      return;
+    }
+    io.stdout(`${formatSummaryTable(result.classNames, [{
+      name: options.split, classIou: result.metrics.iou.map((value) => (Number.isNaN(value) ? null : value)),
+      miou: result.metrics.meanIoU, pixelAccuracy: result.metrics.pixelAccuracy, wallSeconds: result.seconds,
+    }])}\n`);
+  } finally {
+    trained.model.dispose();
+  }
+}
