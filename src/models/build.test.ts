@@ -12,7 +12,7 @@ import { CheckpointError, ConfigError, ShapeError, StateDictError } from '../err
 import { buildBackbone, buildHead, buildModel, buildSegmentationModel, loadBackboneWeights } from './build.js';
 import { Classifier, ProjectionHead } from './heads.js';
 import { SegmentationModel } from './segmentation-model.js';
-import type { BackboneConfig, HeadConfig, ResNetBackboneConfig } from './config.js';
+import type { BackboneConfig, DeepLabV3PlusConfig, HeadConfig, ResNetBackboneConfig } from './config.js';
 import { atrousSchedule, makeDivisible } from './backbones/mobilenetv2.js';
 
 const temp = mkdtempSync(join(tmpdir(), 'contraseg-build-'));
@@ -35,6 +35,24 @@ describe('buildModel and buildHead', () => {
     assert.throws(() => buildHead({ kind: 'linear' } as unknown as HeadConfig, 16), configError(/unknown head kind 'linear'/));
     assert.throws(() => buildHead({ kind: 'classifier', numClasses: 2.5 }, 16), configError(/numClasses must be a positive integer, got 2.5/));
     assert.throws(() => buildHead({ kind: 'projection', layers: 0 }, 16), configError(/layers must be a positive integer, got 0/));
+  });
+
+  it('scale the ASPP and decoder widths with the backbone width by default; explicit widths win', () => {
+    // scaleChannels(256, 0.5) = 128, scaleChannels(48, 0.5) = 24; at width 1 the paper's 256 / 48 / 256.
+    const widths = (config: DeepLabV3PlusConfig): number[] => {
+      const network = buildModel(config);
+      try {
+        return [network.aspp.outChannels, network.decoder.reductionChannels, network.outChannels, network.config.asppChannels];
+      } finally {
+        network.dispose();
+      }
+    };
+    const half = (kind: 'resnet18' | 'mobilenetv2'): BackboneConfig => ({ kind, outputStride: 16, widthMultiplier: 0.5 });
+    assert.deepEqual(widths({ backbone: half('resnet18') }), [128, 24, 128, 128]);
+    assert.deepEqual(widths({ backbone: half('mobilenetv2') }), [128, 24, 128, 128]);
+    assert.deepEqual(widths({ backbone: half('resnet18'), asppChannels: 40, reductionChannels: 8, decoderChannels: 56 }), [40, 8, 56, 40]);
+    assert.deepEqual(widths({ backbone: half('resnet18'), decoderChannels: 256 }), [128, 24, 256, 128]);
+    assert.deepEqual(widths({ backbone: { kind: 'resnet18', outputStride: 16 } }), [256, 48, 256, 256]);
   });
 
   it('build the heads of the configuration with their documented layers and names', () => {

@@ -39,14 +39,18 @@ export type BackboneConfig = ResNetBackboneConfig | MobileNetV2BackboneConfig;
 /** Every backbone kind. */
 export type BackboneKind = BackboneConfig['kind'];
 
-/** The DeepLabV3+ network: backbone + ASPP + decoder. Widths default to the paper's. */
+/**
+ * The DeepLabV3+ network: backbone + ASPP + decoder. Widths default to the paper's scaled by the
+ * backbone's `widthMultiplier` (scaleChannels(256, w), scaleChannels(48, w)), so a narrow backbone
+ * gets a narrow head instead of a 256-channel decoder that dominates the step; an explicit width wins.
+ */
 export interface DeepLabV3PlusConfig {
   backbone: BackboneConfig;
-  /** Channels of every ASPP branch and of its projection. Default 256 (DeepLabV3, Chen et al. 2017). */
+  /** Channels of every ASPP branch and of its projection. Default scaleChannels(256, w) (256: DeepLabV3, Chen et al. 2017). */
   asppChannels?: number;
-  /** Channels of the 1x1 reduction of the stride-4 features. Default 48 (DeepLabV3+, Chen et al. 2018, Table 1). */
+  /** Channels of the 1x1 reduction of the stride-4 features. Default scaleChannels(48, w) (48: DeepLabV3+, Chen et al. 2018, Table 1). */
   reductionChannels?: number;
-  /** Channels of the two 3x3 refinement convolutions (the network's output). Default 256 (DeepLabV3+, Sec. 3.1). */
+  /** Channels of the two 3x3 refinement convolutions (the network's output). Default scaleChannels(256, w) (256: DeepLabV3+, Sec. 3.1). */
   decoderChannels?: number;
   /** Dropout after the ASPP projection. Default 0.1 (TF DeepLab's keep_prob 0.9, which the paper's code builds on). */
   asppDropout?: number;
@@ -81,7 +85,7 @@ export interface SegmentationModelConfig {
   head: HeadConfig;
 }
 
-/** Paper defaults of the DeepLabV3+ widths. */
+/** Paper defaults of the DeepLabV3+ widths (at backbone width 1; see deeplabWidths for other widths). */
 export const DEEPLAB_DEFAULTS = { asppChannels: 256, reductionChannels: 48, decoderChannels: 256, asppDropout: 0.1 } as const;
 /** Paper defaults of the projection head (Zhao et al. 2021: three 1x1 convs of 256 channels). */
 export const PROJECTION_DEFAULTS = { layers: 3, width: 256, batchNorm: false } as const;
@@ -89,6 +93,16 @@ export const PROJECTION_DEFAULTS = { layers: 3, width: 256, batchNorm: false } a
 /** Scales a channel count by a width multiplier: round(channels * multiplier), at least 1. */
 export function scaleChannels(channels: number, multiplier: number): number {
   return Math.max(1, Math.round(channels * multiplier));
+}
+
+/** The ASPP and decoder widths of `config`: explicit values, else the paper's scaled by the backbone's widthMultiplier. */
+export function deeplabWidths(config: DeepLabV3PlusConfig): { asppChannels: number; reductionChannels: number; decoderChannels: number } {
+  const width = config.backbone.widthMultiplier ?? 1;
+  return {
+    asppChannels: config.asppChannels ?? scaleChannels(DEEPLAB_DEFAULTS.asppChannels, width),
+    reductionChannels: config.reductionChannels ?? scaleChannels(DEEPLAB_DEFAULTS.reductionChannels, width),
+    decoderChannels: config.decoderChannels ?? scaleChannels(DEEPLAB_DEFAULTS.decoderChannels, width),
+  };
 }
 
 /** @throws ConfigError unless `value` is a positive integer. */

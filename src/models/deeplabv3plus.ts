@@ -9,12 +9,12 @@ import { scope } from '../torch/scope.js';
 import type { Backbone } from './backbones/backbone.js';
 import { ASPP, asppRates } from './aspp.js';
 import { DeepLabV3PlusDecoder } from './decoder.js';
-import { DEEPLAB_DEFAULTS, expectPositiveInteger, type DeepLabV3PlusConfig } from './config.js';
+import { DEEPLAB_DEFAULTS, deeplabWidths, expectPositiveInteger, type DeepLabV3PlusConfig } from './config.js';
 import { ConfigError } from '../errors.js';
 
 /** The segmentation network: images [B, 3, H, W] -> features [B, outChannels, H/4, W/4]. */
 export class DeepLabV3Plus extends Module {
-  /** The configuration it was built from (widths filled with their defaults). */
+  /** The configuration it was built from (widths filled with their defaults, scaled by the backbone width). */
   readonly config: Readonly<Required<DeepLabV3PlusConfig>>;
   readonly backbone: Backbone;
   readonly aspp: ASPP;
@@ -29,9 +29,7 @@ export class DeepLabV3Plus extends Module {
     super();
     const filled: Required<DeepLabV3PlusConfig> = {
       backbone: config.backbone,
-      asppChannels: config.asppChannels ?? DEEPLAB_DEFAULTS.asppChannels,
-      reductionChannels: config.reductionChannels ?? DEEPLAB_DEFAULTS.reductionChannels,
-      decoderChannels: config.decoderChannels ?? DEEPLAB_DEFAULTS.decoderChannels,
+      ...deeplabWidths(config),
       asppDropout: config.asppDropout ?? DEEPLAB_DEFAULTS.asppDropout,
     };
     expectPositiveInteger(filled.asppChannels, 'asppChannels');

@@ -3,7 +3,7 @@ export type {
   OutputStride, ResNetKind, ResNetBackboneConfig, MobileNetV2BackboneConfig, BackboneConfig, BackboneKind, DeepLabV3PlusConfig, ProjectionHeadConfig,
   ClassifierConfig, HeadConfig, SegmentationModelConfig,
 } from './config.js';
-export { DEEPLAB_DEFAULTS, PROJECTION_DEFAULTS } from './config.js';
+export { DEEPLAB_DEFAULTS, PROJECTION_DEFAULTS, deeplabWidths, scaleChannels } from './config.js';
 export { Backbone, type BackboneFeatures } from './backbones/backbone.js';
 export { ResNetBackbone, BasicBlock, Bottleneck } from './backbones/resnet.js';
 export { MobileNetV2Backbone, InvertedResidual, makeDivisible, atrousSchedule } from './backbones/mobilenetv2.js';
