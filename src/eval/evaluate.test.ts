@@ -310,7 +310,8 @@ describe('evaluate and predict errors', () => {
     assert.equal(liveTensorCount(), before, 'errors leak no tensor');
     const failing = Object.assign(new ColourStub(CAR_AS_ROAD), { forwardAtInputSize: () => { throw new ShapeError('no such size'); } });
     failing.train();
-    await assert.rejects(evaluate(failing, MIXED, { batchSize: 2 }), (error: unknown) => error instanceof ShapeError && /no such size/.test(error.message));
+    // batch size 3: the first forward runs when c (another size) has arrived, so c is in hand when it fails
+    await assert.rejects(evaluate(failing, MIXED, { batchSize: 3 }), (error: unknown) => error instanceof ShapeError && /no such size/.test(error.message));
     assert.equal(failing.training, true, 'the mode is restored after an error');
     assert.equal(liveTensorCount(), before, 'a failing evaluate leaks no tensor');
   });

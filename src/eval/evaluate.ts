@@ -78,27 +78,29 @@ export async function evaluate(model: SegmentationPredictor, dataset: Segmentati
     mean: options.mean ?? IMAGENET_MEAN, std: options.std ?? IMAGENET_STD, workers: options.workers,
   });
   const restore = enterEvalMode(model);
+  // every batch received and not yet freed: on an error the finally below frees them all
   let pending: Batch[] = [];
   let done = 0;
-  const flush = (): void => {
-    if (pending.length === 0) return;
+  const flush = (count: number): void => {
+    if (count === 0) return;
+    const group = pending.slice(0, count);
     scope(() => {
-      const images = pending.length === 1 ? (pending[0] as Batch).images : cat(pending.map((batch) => batch.images)); // [B, 3, H, W]
-      const labels = pending.length === 1 ? (pending[0] as Batch).labels : cat(pending.map((batch) => batch.labels)); // [B, H, W]
+      const images = count === 1 ? (group[0] as Batch).images : cat(group.map((batch) => batch.images)); // [B, 3, H, W]
+      const labels = count === 1 ? (group[0] as Batch).labels : cat(group.map((batch) => batch.labels)); // [B, H, W]
       matrix.addTensors(predictMasks(model, images, tta), labels);
     });
-    done += pending.length;
-    for (const batch of pending) batch.dispose();
-    pending = [];
+    for (const batch of group) batch.dispose();
+    pending = pending.slice(count);
+    done += count;
     options.onProgress?.(done, dataset.length);
   };
   try {
     for await (const batch of loader.epoch(0)) {
-      if (pending.length > 0 && !sameSize(pending[0] as Batch, batch)) flush();
       pending.push(batch);
-      if (pending.length >= batchSize) flush();
+      if (!sameSize(pending[0] as Batch, batch)) flush(pending.length - 1); // all but the newcomer
+      if (pending.length >= batchSize) flush(pending.length);
     }
-    flush();
+    flush(pending.length);
   } finally {
     for (const batch of pending) batch.dispose();
     await loader.dispose();
