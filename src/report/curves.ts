@@ -4,8 +4,8 @@
  * was run, a validation-mIoU panel. Drawn by vega-lite and rendered headless by vega (no browser, no
  * canvas), from the records of a run's metrics.jsonl.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderVegaLiteSvg } from './vega-svg.js';
 
 /** A training stage of a run. */
 export type TrainingStage = 'pretrain' | 'finetune';
@@ -43,12 +43,7 @@ export async function trainingCurvesSvg(records: readonly MetricRecord[]): Promi
   const mious = pointsOf(records, 'valMiou');
   if (mious.length > 0) panels.push(linePanel('validation mIoU', 'mIoU', mious, new Set(mious.map((point) => point.stage)).size > 1));
   const spec: TopLevelSpec = panels.length === 0 ? emptyPanel() : { vconcat: panels, spacing: 32 };
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return renderVegaLiteSvg(spec);
 }
 
 function pointsOf(records: readonly MetricRecord[], field: 'loss' | 'valMiou'): CurvePoint[] {
