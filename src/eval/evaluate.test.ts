@@ -258,9 +258,14 @@ describe('evaluate with a real model', () => {
     const dataset = await datasetOf('odd', [quadrants('odd', 131, 97, [0, 1, 2, 255]), quadrants('small', 33, 17, [3, 3, 1, 0])]);
     const model = tinyModel();
     try {
+      const before = liveTensorCount();
       const result = await evaluate(model, dataset, { batchSize: 2 });
       assert.deepEqual(result.confusion, await confusionImageByImage(model, dataset));
       assert.equal(result.metrics.pixels + countIgnored(131, 97), 131 * 97 + 33 * 17);
+      // scales give odd sizes too (98x73, 164x121, ...); every view comes back at the native size
+      const augmented = await evaluate(model, dataset, { tta: { flip: true, scales: [0.75, 1.25] } });
+      assert.equal(augmented.metrics.pixels, result.metrics.pixels);
+      assert.equal(liveTensorCount(), before);
     } finally {
       model.dispose();
     }
