@@ -68,6 +68,16 @@ export function enterEvalMode(model: Module): () => void {
   };
 }
 
+/** Runs `fn` in a scope without autograd, with `model` in evaluation mode (its modes restored after). */
+function inference<T>(model: Module, fn: () => T): T {
+  const restore = enterEvalMode(model);
+  try {
+    return noGrad(() => scope(fn));
+  } finally {
+    restore();
+  }
+}
+
 function expectImages(images: Tensor): [number, number] {
   if (images.rank !== 4 || images.shape[1] !== 3 || images.dtype !== 'float32') {
     throw new ShapeError(`prediction: expected normalised float32 images [B, 3, H, W], got ${images.dtype} [${images.shape.join(', ')}]. ` +
@@ -109,28 +119,23 @@ export function predictProbabilities(model: SegmentationPredictor, images: Tenso
   expectImages(images);
   const numClasses = classCount(model);
   const views = (tta.scales ?? [1]).flatMap((scale) => (tta.flip === true ? [[scale, false], [scale, true]] as const : [[scale, false]] as const));
-  const restore = enterEvalMode(model);
-  try {
-    return noGrad(() => scope(() => {
-      let sum: Tensor | undefined;
-      for (const [scale, flipped] of views) {
-        const probabilities = scope(() => {
-          const logits = viewLogits(model, images, scale, flipped);
-          checkLogits(logits, images, numClasses);
-          return softmax(logits, 1); // [B, K, H, W]
-        });
-        const previous = sum;
-        sum = previous === undefined ? probabilities : previous.add(probabilities);
-        if (previous !== undefined) { // free as we go: views x [B, K, H, W] would otherwise pile up
-          previous.dispose();
-          probabilities.dispose();
-        }
+  return inference(model, () => {
+    let sum: Tensor | undefined;
+    for (const [scale, flipped] of views) {
+      const probabilities = scope(() => {
+        const logits = viewLogits(model, images, scale, flipped);
+        checkLogits(logits, images, numClasses);
+        return softmax(logits, 1); // [B, K, H, W]
+      });
+      const previous = sum;
+      sum = previous === undefined ? probabilities : previous.add(probabilities);
+      if (previous !== undefined) { // free as we go: views x [B, K, H, W] would otherwise pile up
+        previous.dispose();
+        probabilities.dispose();
       }
-      return (sum as Tensor).div(views.length);
-    }));
-  } finally {
-    restore();
-  }
+    }
+    return (sum as Tensor).div(views.length);
+  });
 }
 
 /**
@@ -145,14 +150,9 @@ export function predictMasks(model: SegmentationPredictor, images: Tensor, tta: 
   if (scales.length !== 1 || scales[0] !== 1 || tta.flip === true) return scope(() => predictProbabilities(model, images, tta).argmax(1));
   expectImages(images);
   const numClasses = classCount(model);
-  const restore = enterEvalMode(model);
-  try {
-    return noGrad(() => scope(() => {
-      const logits = model.forwardAtInputSize(images); // [B, K, H, W]; argmax of logits = argmax of softmax
-      checkLogits(logits, images, numClasses);
-      return logits.argmax(1); // [B, H, W] int64
-    }));
-  } finally {
-    restore();
-  }
+  return inference(model, () => {
+    const logits = model.forwardAtInputSize(images); // [B, K, H, W]; argmax of logits = argmax of softmax
+    checkLogits(logits, images, numClasses);
+    return logits.argmax(1); // [B, H, W] int64
+  });
 }
