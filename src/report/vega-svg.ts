@@ -26,7 +26,7 @@ export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
  */
 export function prefixSvgIds(svg: string, prefix: string): string {
   return svg
-    .replace(/\bid="([^"]+)"/g, (_match, id: string) => `id="${prefix}${id}"`)
+    .replace(/(\s)id="([^"]+)"/g, (_match, space: string, id: string) => `${space}id="${prefix}${id}"`)
     .replace(/url\(#([^)]+)\)/g, (_match, id: string) => `url(#${prefix}${id})`)
-    .replace(/href="#([^"]+)"/g, (_match, id: string) => `href="#${prefix}${id}"`);
+    .replace(/(\s(?:xlink:)?href)="#([^"]+)"/g, (_match, attribute: string, id: string) => `${attribute}="#${prefix}${id}"`);
 }
