@@ -53,7 +53,12 @@ export async function syntheticSweepResults(): Promise<SweepResults> {
     truth: await solidPngDataUrl(24, 18, COLOURS[row] as [number, number, number]),
     predictions: Object.fromEntries(await Promise.all(methods.map(async (method, i) => [method, await solidPngDataUrl(24, 18, COLOURS[(row + i) % 3] as [number, number, number])] as const))),
   })));
-  const mapPoints = (spread: number): [number, number, number][] => Array.from({ length: 30 }, (_unused, i) => [(i % 3) * 4 + Math.cos(i) * spread, (i % 3) * 2 + Math.sin(i) * spread, i % 3]);
+  // Ten points per class on a sunflower spiral around the class's centre: tighter for the pretrained map.
+  const mapPoints = (spread: number): [number, number, number][] => Array.from({ length: 30 }, (_unused, i) => {
+    const radius = spread * Math.sqrt(Math.floor(i / 3) + 1);
+    const angle = i * 2.39996;
+    return [[0, 6, 3][i % 3]! + radius * Math.cos(angle), [0, 0, 5][i % 3]! + radius * Math.sin(angle), i % 3];
+  });
   return {
     version: RESULTS_VERSION,
     command: 'contraseg sweep --dataset camvid --methods ce,within --budgets 4,20 --seeds 2 --out "runs/a&b"',
@@ -66,8 +71,8 @@ export async function syntheticSweepResults(): Promise<SweepResults> {
     cells: methods.flatMap((method) => budgets.flatMap((labelled) => [0, 1].map((seed) => cell(method, labelled, seed)))),
     predictions,
     embeddings: [
-      { title: 'ce (fine-tuned)', points: mapPoints(1.5) },
-      { title: 'within (after pretraining, before fine-tuning)', points: mapPoints(0.5) },
+      { title: 'ce (fine-tuned)', points: mapPoints(0.9) },
+      { title: 'within (after pretraining, before fine-tuning)', points: mapPoints(0.4) },
     ],
     machine: 'Test CPU @ 2.0GHz, 2 cores, 1 thread',
   };

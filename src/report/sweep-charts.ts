@@ -215,7 +215,7 @@ export async function embeddingMapsSvg(maps: readonly EmbeddingMap[], dataset: P
     width: MAP_SIZE,
     height: MAP_SIZE,
     data: { values: map.points.map(([x, y, id]) => ({ x, y, class: nameOf(id) })) },
-    mark: { type: 'circle', size: 10, opacity: 0.75, aria: false },
+    mark: { type: 'circle', size: 14, opacity: 0.8, aria: false },
     encoding: {
       x: { field: 'x', type: 'quantitative', axis: null, scale: { zero: false, nice: false, padding: 6 } },
       y: { field: 'y', type: 'quantitative', axis: null, scale: { zero: false, nice: false, padding: 6 } },
