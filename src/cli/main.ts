@@ -14,6 +14,7 @@ import { parseTrainArgs, trainUsage, type TrainOptions } from './train.js';
 import { runTrainCommand } from './train-run.js';
 import { evalUsage, parseEvalArgs, runEval, type EvalOptions } from './eval.js';
 import { parsePredictArgs, predictUsage, runPredict, type PredictOptions } from './predict.js';
+import { parseSweepArgs, runSweep, sweepUsage, type SweepOptions } from './sweep.js';
 
 /** A parsed command line. */
 export type Command =
@@ -21,7 +22,8 @@ export type Command =
   | { readonly kind: 'info'; readonly options: InfoOptions }
   | { readonly kind: 'train'; readonly options: TrainOptions }
   | { readonly kind: 'eval'; readonly options: EvalOptions }
-  | { readonly kind: 'predict'; readonly options: PredictOptions };
+  | { readonly kind: 'predict'; readonly options: PredictOptions }
+  | { readonly kind: 'sweep'; readonly options: SweepOptions };
 
 /** Usage of the whole tool. */
 export const USAGE = `usage: contraseg <command> [options]
@@ -32,6 +34,7 @@ commands:
   finetune  stage 2 only: softmax fine-tuning from a pretrain run, or from scratch
   eval      per-class IoU, mIoU and pixel accuracy of a trained model at native resolution
   predict   coloured mask PNGs and overlays for image files, folders or globs
+  sweep     the label-efficiency study: methods x label budgets x seeds -> results.json, report.html
   info      dataset statistics: image count, sizes, class pixel shares
 
 Start here:  contraseg train --preset camvid-quick --out runs/quick
@@ -72,6 +75,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return wantsHelp ? { kind: 'help', text: evalUsage() } : { kind: 'eval', options: parseEvalArgs(rest) };
     case 'predict':
       return wantsHelp ? { kind: 'help', text: predictUsage() } : { kind: 'predict', options: parsePredictArgs(rest) };
+    case 'sweep':
+      return wantsHelp ? { kind: 'help', text: sweepUsage() } : { kind: 'sweep', options: parseSweepArgs(rest) };
     default:
       throw new ConfigError(`unknown command "${name}".\n${USAGE}`);
   }
@@ -91,6 +96,8 @@ export async function runCommand(command: Command, io: CliIO): Promise<void> {
       return runEval(command.options, io);
     case 'predict':
       return runPredict(command.options, io);
+    case 'sweep':
+      return runSweep(command.options, io);
     default: {
       const unreachable: never = command;
       throw new ConfigError(`unhandled command ${JSON.stringify(unreachable)}`);

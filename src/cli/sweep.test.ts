@@ -1,0 +1,64 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
+import type { SweepResults } from '../report/results.js';
+import { runCli } from './main.js';
+
+const folder = await temporaryFolder('contraseg-sweep-');
+after(() => folder.remove());
+const root = join(folder.path, 'camvid');
+const image = (id: string, i: number) => fixtureImage(id, 40, 32, [0, 3, 5, 8, 11], i);
+await writeCamVidFixture(root, {
+  train: Array.from({ length: 4 }, (_, i) => image(`t${i}`, i)),
+  val: [image('v0', 7)],
+  test: [image('x0', 2), image('x1', 3)],
+});
+const config = join(folder.path, 'sweep.json');
+const { writeFileSync } = await import('node:fs');
+writeFileSync(config, JSON.stringify({
+  base: {
+    batchSize: 2, logEvery: 1, checkpointEvery: 2, threads: 1,
+    data: { kind: 'camvid', root, crop: { height: 32, width: 32 }, workers: 1 },
+    model: { widthMultiplier: 0.0625 },
+    pretrain: { steps: 2 }, finetune: { steps: 2 }, eval: { every: 0 },
+  },
+  methods: ['ce', 'within'], budgets: [2, 'all'], seeds: 2, manySeedsUpTo: 2, seedsAbove: 1,
+  ceStepsGrid: [2, 4], gridImages: 2, embeddingPixels: 40, protocol: 'test protocol',
+}));
+
+async function cli(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
+  return { code, stdout, stderr };
+}
+
+test('sweep: ce steps chosen on val from the grid, every cell trained once, results.json/csv/report.html written; a rerun trains nothing', async () => {
+  const out = join(folder.path, 'results');
+  const work = join(folder.path, 'cells');
+  const first = await cli('sweep', '--config', config, '--out', out, '--work', work);
+  assert.equal(first.code, 0, first.stderr);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as SweepResults;
+  // K = 2: 2 seeds x 2 methods; K = all (4 images): 1 seed x 2 methods
+  assert.deepEqual(results.cells.map((cell) => `${cell.method}-${cell.labelled}-${cell.seed}`).sort(),
+    ['ce-2-0', 'ce-2-1', 'ce-4-0', 'within-2-0', 'within-2-1', 'within-4-0']);
+  const chosen = (results.settings.ceStepsChosen as Record<string, number>)['2'];
+  assert.ok(chosen === 2 || chosen === 4);
+  assert.ok(results.cells.filter((cell) => cell.method === 'ce' && cell.labelled === 2).every((cell) => cell.steps.finetune === chosen));
+  assert.ok(results.cells.filter((cell) => cell.method === 'within').every((cell) => cell.steps.pretrain === 2 && cell.steps.finetune === 2));
+  assert.equal(results.predictions.length, 2);
+  assert.deepEqual(Object.keys(results.predictions[0]?.predictions ?? {}).sort(), ['ce', 'within']);
+  assert.equal(results.embeddings.length, 2);
+  assert.ok(results.embeddings.every((map) => map.points.length > 0));
+  assert.equal(readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n').length, 7);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /test protocol/);
+  const cellSummary = join(work, 'cells', 'within-K2-s0', 'summary.json');
+  const mtime = statSync(cellSummary).mtimeMs;
+  const again = await cli('sweep', '--config', config, '--out', out, '--work', work);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /\] start/);
+  assert.equal(statSync(cellSummary).mtimeMs, mtime);
+  assert.ok(existsSync(join(work, 'cells', 'ce-K2-s0-T2', 'summary.json')) && existsSync(join(work, 'cells', 'ce-K2-s0-T4', 'summary.json')));
+});

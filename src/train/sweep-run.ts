@@ -1,0 +1,85 @@
+/** Orders a sweep's cells (budget by budget, the ce grid first), trains them, and gathers results.json. */
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { RESULTS_VERSION, type SweepCell, type SweepResults } from '../report/results.js';
+import { openDataset, type DatasetSource } from '../data/open-dataset.js';
+import type { SweepConfig } from './sweep-config.js';
+import { cellDone, planCell, readCell, seedsFor, trainCells, type CellPlan } from './sweep.js';
+import { parseRunConfig } from './config.js';
+
+/** What runSweep needs. */
+export interface SweepJob {
+  readonly sweep: SweepConfig;
+  readonly out: string;
+  readonly jobs: number;
+  readonly command: string;
+  readonly log: (text: string) => void;
+  readonly signal?: AbortSignal;
+  /** Called with every cell planned so far after each budget's cells finish (to write partial results). */
+  readonly afterBudget?: (cells: readonly CellPlan[], ceChoice: Record<string, number>) => Promise<void>;
+}
+
+/** The ce grid value with the best val mIoU at seed 0 (ties: fewer steps). */
+function chooseCeSteps(grid: readonly CellPlan[]): CellPlan {
+  let best: { cell: CellPlan; miou: number } | undefined;
+  for (const cell of grid) {
+    const miou = readCell(cell).val?.mIoU ?? Number.NEGATIVE_INFINITY;
+    if (best === undefined || miou > best.miou) best = { cell, miou };
+  }
+  return (best as { cell: CellPlan }).cell;
+}
+
+/** Every cell of the sweep in training order, training as it goes (the ce choice needs its grid's val results). */
+export async function trainSweep(job: SweepJob): Promise<{ cells: CellPlan[]; ceChoice: Record<string, number> }> {
+  const { sweep, out } = job;
+  const chosen: CellPlan[] = [];
+  const ceChoice: Record<string, number> = {};
+  for (const labelled of sweep.budgets) {
+    const seeds = seedsFor(sweep, labelled);
+    let ceSteps: number | undefined;
+    if (sweep.methods.includes('ce') && sweep.ceStepsGrid.length > 0) {
+      const grid = sweep.ceStepsGrid.map((steps) => planCell(sweep, out, 'ce', labelled, 0, steps));
+      await trainCells(grid, job.jobs, job.log, job.signal);
+      const best = chooseCeSteps(grid);
+      ceSteps = best.totalSteps;
+      ceChoice[String(labelled)] = ceSteps;
+      job.log(`K=${labelled}: ce total steps ${ceSteps} chosen on val from [${sweep.ceStepsGrid.join(', ')}]`);
+    }
+    const cells = sweep.methods.flatMap((method) => seeds.map((seed) => planCell(sweep, out, method, labelled, seed, ceSteps)));
+    await trainCells(cells, job.jobs, job.log, job.signal);
+    chosen.push(...cells);
+    await job.afterBudget?.(chosen, ceChoice);
+  }
+  return { cells: chosen, ceChoice };
+}
+
+function machine(threads: number, jobs: number): string {
+  const model = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${model}, ${cpus().length} cores, ${jobs} cell${jobs === 1 ? '' : 's'} at a time, ${threads} libtorch thread${threads === 1 ? '' : 's'} each`;
+}
+
+/** results.json from the finished cells (extras — prediction grid, embedding maps — added by the caller). */
+export async function gatherResults(job: SweepJob, cells: readonly CellPlan[], ceChoice: Record<string, number>): Promise<SweepResults> {
+  const finished: SweepCell[] = cells.filter(cellDone).map(readCell);
+  const base = parseRunConfig(job.sweep.base, 'sweep base');
+  const open = (split: string | null) => (split === null ? null : openDataset({ kind: base.data.kind, root: base.data.root, split } as DatasetSource));
+  const [train, val, test] = await Promise.all([open(base.data.trainSplit), open(base.data.valSplit), open(base.data.testSplit)]);
+  const { data, model, pretrain, finetune, batchSize } = base;
+  return {
+    version: RESULTS_VERSION, command: job.command, createdAt: new Date().toISOString(),
+    dataset: {
+      name: train?.name ?? base.data.kind, classNames: [...(train?.classNames ?? [])], colours: [...(train?.colours ?? [])],
+      trainImages: train?.length ?? 0, valImages: val?.length ?? 0, testImages: test?.length ?? 0,
+    },
+    protocol: job.sweep.protocol,
+    settings: { data: { ...data, labelled: undefined }, model, pretrain, finetune, batchSize, ceStepsChosen: ceChoice, ceStepsGrid: job.sweep.ceStepsGrid },
+    methods: job.sweep.methods, budgets: job.sweep.budgets.map((k) => (k === 'all' ? train?.length ?? 0 : k)),
+    cells: finished, predictions: [], embeddings: [],
+    machine: machine(Math.max(1, Math.floor(cpus().length / job.jobs)), job.jobs),
+  };
+}
+
+/** Reads a results.json written before (to keep extras when nothing changed). */
+export function readResults(file: string): SweepResults {
+  return JSON.parse(readFileSync(file, 'utf8')) as SweepResults;
+}

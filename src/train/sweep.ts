@@ -1,0 +1,140 @@
+/**
+ * The label-efficiency sweep: every (method, K, seed) cell is one ordinary run in its own run
+ * directory under <out>/cells/, trained in a child process (`contraseg train`), so cells run in
+ * parallel where cores allow, a killed cell resumes from its last checkpoint, and a finished cell
+ * (its summary.json) is skipped on a rerun. The whole study may span several sittings.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, ContrasegError, InterruptedError } from '../errors.js';
+import type { CurvePoint, EvaluationSummary, SweepCell } from '../report/results.js';
+import type { SweepConfig } from './sweep-config.js';
+import { parseRunConfig, type RunConfig } from './config.js';
+import { SUMMARY_FILE, isRunDir, readMetrics, writeFileAtomic } from './run-dir.js';
+
+/** One cell to train. */
+export interface CellPlan {
+  readonly id: string;
+  readonly method: RunConfig['method'];
+  readonly labelled: number | 'all';
+  readonly seed: number;
+  /** For `ce`: its total steps (a grid value); for the others: pretrain + finetune steps. */
+  readonly totalSteps: number;
+  readonly config: RunConfig;
+  readonly runDir: string;
+}
+
+function merge(base: unknown, override: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(override)) {
+    const current = result[key];
+    result[key] = typeof value === 'object' && value !== null && !Array.isArray(value) && typeof current === 'object' && current !== null
+      ? merge(current, value as Record<string, unknown>) : value;
+  }
+  return result;
+}
+
+/** The seeds of a budget: `seeds` up to manySeedsUpTo labelled images, `seedsAbove` beyond. */
+export function seedsFor(sweep: SweepConfig, labelled: number | 'all'): number[] {
+  const count = labelled !== 'all' && labelled <= sweep.manySeedsUpTo ? sweep.seeds : sweep.seedsAbove;
+  return Array.from({ length: count }, (_, seed) => seed);
+}
+
+/** Plans one cell. `ceSteps` is the ce baseline's total steps (ignored for the other methods). */
+export function planCell(sweep: SweepConfig, out: string, method: RunConfig['method'], labelled: number | 'all', seed: number, ceSteps?: number): CellPlan {
+  const cell: Record<string, unknown> = {
+    method, seed, baseline: false, data: { labelled: labelled === 'all' ? 'all' : { count: labelled } },
+  };
+  const base = parseRunConfig(merge(sweep.base, cell), 'sweep base + cell');
+  const contrastiveTotal = base.pretrain.steps + base.finetune.steps;
+  const total = method === 'ce' ? ceSteps ?? contrastiveTotal : contrastiveTotal;
+  const config = method === 'ce' ? parseRunConfig(merge(merge(sweep.base, cell), { pretrain: { steps: 0 }, finetune: { steps: total } }), 'sweep base + cell') : base;
+  const id = `${method}-K${labelled}-s${seed}${method === 'ce' ? `-T${total}` : ''}`;
+  return { id, method, labelled, seed, totalSteps: total, config, runDir: join(out, 'cells', id) };
+}
+
+/** Whether a cell has finished (its summary.json exists). */
+export function cellDone(cell: CellPlan): boolean {
+  return existsSync(join(cell.runDir, SUMMARY_FILE));
+}
+
+/** The CLI entry (main.js when compiled, main.ts under tsx) that child processes run. */
+function cliEntry(): string {
+  const compiled = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  return existsSync(compiled) ? compiled : fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+}
+
+/** Trains one cell in a child process (resuming it if it has a run directory). @throws ContrasegError if the child fails. */
+export async function trainCell(cell: CellPlan, threads: number, log: (text: string) => void, signal?: AbortSignal): Promise<void> {
+  mkdirSync(cell.runDir, { recursive: true });
+  const configFile = join(cell.runDir, '..', `${cell.id}.config.json`);
+  writeFileAtomic(configFile, `${JSON.stringify(cell.config, null, 2)}\n`);
+  const args = isRunDir(cell.runDir) ? ['train', '--resume', cell.runDir] : ['train', '--config', configFile, '--out', cell.runDir];
+  const child = spawn(process.execPath, [...process.execArgv, cliEntry(), ...args, '--threads', String(threads)], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CONTRASEG_NUM_THREADS: String(threads) },
+  });
+  const onAbort = (): void => { child.kill('SIGTERM'); };
+  signal?.addEventListener('abort', onAbort);
+  let tail = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    tail = (tail + text).slice(-4000);
+    for (const line of text.split('\n')) if (/ \d+\/\d+ loss| evaluating /.test(line)) log(`[${cell.id}] ${line.replace(/^\[[^\]]*\] /, '')}`);
+  });
+  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? 1)));
+  signal?.removeEventListener('abort', onAbort);
+  if (code !== 0) throw new ContrasegError('CONFIG', `cell ${cell.id} failed (exit ${code}); rerun the sweep to resume it. Its last output:\n${tail.trim().split('\n').slice(-5).join('\n')}`);
+}
+
+/** Runs `cells` (skipping finished ones) with at most `jobs` children at once, threads split between them. */
+export async function trainCells(cells: readonly CellPlan[], jobs: number, log: (text: string) => void, signal?: AbortSignal): Promise<void> {
+  const todo = cells.filter((cell) => !cellDone(cell));
+  const threads = Math.max(1, Math.floor(availableParallelism() / jobs));
+  let next = 0;
+  const failures: Error[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < todo.length && signal?.aborted !== true) {
+      const cell = todo[next++] as CellPlan;
+      log(`[${cell.id}] start (${threads} thread${threads === 1 ? '' : 's'})`);
+      try {
+        await trainCell(cell, threads, log, signal);
+        log(`[${cell.id}] done`);
+      } catch (error) {
+        failures.push(error as Error);
+        log(`[${cell.id}] ${(error as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, worker));
+  if (signal?.aborted === true) throw new InterruptedError('sweep stopped; finished cells are kept and a rerun resumes the others');
+  if (failures.length > 0) throw failures[0] as Error;
+}
+
+type Summary = { val: (EvaluationSummary & { classIoU: Record<string, number | null> }) | null; test: (EvaluationSummary & { classIoU: Record<string, number | null> }) | null; seconds: SweepCell['seconds'] };
+
+function evaluationOf(value: Summary['val']): EvaluationSummary | null {
+  if (value === null) return null;
+  return {
+    mIoU: value.mIoU, pixelAccuracy: value.pixelAccuracy, meanClassAccuracy: value.meanClassAccuracy,
+    frequencyWeightedIoU: value.frequencyWeightedIoU, classIoU: Object.values(value.classIoU), images: value.images, seconds: value.seconds,
+  };
+}
+
+/** A finished cell as the report's plain data. @throws ConfigError if it has not finished. */
+export function readCell(cell: CellPlan): SweepCell {
+  if (!cellDone(cell)) throw new ConfigError(`cell ${cell.id} has not finished (no ${join(cell.runDir, SUMMARY_FILE)})`);
+  const summary = JSON.parse(readFileSync(join(cell.runDir, SUMMARY_FILE), 'utf8')) as Summary;
+  const metrics = readMetrics(cell.runDir);
+  const curve: CurvePoint[] = metrics.filter((record) => record.kind === 'step' && typeof record.loss === 'number')
+    .map((record) => ({ stage: record.stage === 'pretrain' ? 'pretrain' : 'finetune', step: record.step, loss: record.loss as number }));
+  const valCurve = metrics.filter((record) => record.kind === 'eval' && record.split === 'val' && typeof record.mIoU === 'number')
+    .map((record) => ({ step: record.step, mIoU: record.mIoU as number }));
+  return {
+    method: cell.method, labelled: cell.labelled === 'all' ? (readFileSync(join(cell.runDir, 'split.txt'), 'utf8').trim().split('\n').length) : cell.labelled,
+    seed: cell.seed, steps: { pretrain: cell.method === 'ce' ? 0 : cell.config.pretrain.steps, finetune: cell.method === 'ce' ? cell.totalSteps : cell.config.finetune.steps },
+    val: evaluationOf(summary.val), test: evaluationOf(summary.test), seconds: summary.seconds, curve, valCurve,
+  };
+}
