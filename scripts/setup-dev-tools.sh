@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run setup -- --dev` (scripts/setup.sh runs this last): the PyTorch reference that benchmarks and
-# `npm run fixtures` compare against. Debian's python3-torch and python3-torchvision, and python3-onnx
-# where Debian has it; not needed to use contraseg. Installs as root, otherwise prints the command.
+# `npm run fixtures` compare against (Debian's python3-torch and python3-torchvision, and python3-onnx
+# where Debian has it) and Chromium for the report's browser test; not needed to use contraseg. Installs as root, otherwise prints the command.
 set -euo pipefail
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = 'install ok installed' ]; }
@@ -21,7 +21,8 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then as_root=1; fi
 # A fresh image has no package lists, and without them apt-cache cannot tell whether Debian has python3-onnx.
 if [ "$as_root" -eq 1 ] && ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then apt-get update -qq; fi
 
-packages=(python3-torch python3-torchvision)
+# chromium: the headless browser that the report test (src/report/report-browser.test.ts) opens report.html in.
+packages=(python3-torch python3-torchvision chromium)
 if debian_has python3-onnx; then packages+=(python3-onnx); fi
 missing=()
 for package in "${packages[@]}"; do

@@ -6,4 +6,6 @@ export * from './losses/index.js';
 export * from './data/index.js';
 export * from './augment/index.js';
 export * from './eval/index.js';
+export * from './train/index.js';
+export * from './report/index.js';
 export * from './errors.js';
