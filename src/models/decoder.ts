@@ -21,7 +21,7 @@ function convBnRelu(inChannels: number, outChannels: number, kernel: number): [C
   return [conv, new BatchNorm2d(outChannels), new ReLU()];
 }
 
-/** Fuses stride-4 features with the ASPP output: -> [B, outChannels, H/4, W/4]. */
+/** Fuses stride-4 features with the ASPP output: -> [B, outChannels, h4, w4], the size of the stride-4 features. */
 export class DeepLabV3PlusDecoder extends Module {
   readonly lowChannels: number;
   readonly highChannels: number;
@@ -44,7 +44,8 @@ export class DeepLabV3PlusDecoder extends Module {
   }
 
   /**
-   * low [B, lowChannels, H/4, W/4], high [B, highChannels, h, w] (borrowed) -> [B, outChannels, H/4, W/4].
+   * low [B, lowChannels, h4, w4], high [B, highChannels, h, w] (borrowed) -> [B, outChannels, h4, w4]: the
+   * ASPP output is resized to exactly h4 x w4, whatever the ratio (ceil sizes of odd inputs are not 2x or 4x).
    * @throws ShapeError if the batch sizes differ.
    */
   forward(low: Tensor, high: Tensor): Tensor {
@@ -53,8 +54,8 @@ export class DeepLabV3PlusDecoder extends Module {
       throw new ShapeError(`DeepLabV3PlusDecoder: low-level batch ${batch} and ASPP batch ${high.shape[0]} differ`);
     }
     return scope(() => {
-      const upsampled = interpolate(high, [height, width], 'bilinear', DECODER_ALIGN_CORNERS); // [B, high, H/4, W/4]
-      const fused = cat([upsampled, this.reduce.forward(low)], 1); // [B, high + reduction, H/4, W/4]
+      const upsampled = interpolate(high, [height, width], 'bilinear', DECODER_ALIGN_CORNERS); // [B, high, h4, w4]
+      const fused = cat([upsampled, this.reduce.forward(low)], 1); // [B, high + reduction, h4, w4]
       return this.refine.forward(fused);
     });
   }

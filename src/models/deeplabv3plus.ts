@@ -12,7 +12,7 @@ import { DeepLabV3PlusDecoder } from './decoder.js';
 import { DEEPLAB_DEFAULTS, deeplabWidths, expectPositiveInteger, type DeepLabV3PlusConfig } from './config.js';
 import { ConfigError } from '../errors.js';
 
-/** The segmentation network: images [B, 3, H, W] -> features [B, outChannels, H/4, W/4]. */
+/** The segmentation network: images [B, 3, H, W] -> features [B, outChannels, ceil(H/4), ceil(W/4)]. */
 export class DeepLabV3Plus extends Module {
   /** The configuration it was built from (widths filled with their defaults, scaled by the backbone width). */
   readonly config: Readonly<Required<DeepLabV3PlusConfig>>;
@@ -21,7 +21,7 @@ export class DeepLabV3Plus extends Module {
   readonly decoder: DeepLabV3PlusDecoder;
   /** Channels of the output features (decoderChannels). */
   readonly outChannels: number;
-  /** Input size / output size: always 4. */
+  /** Input size / output size: always 4 (the output size rounded up). */
   readonly featureStride = 4;
 
   /** Takes ownership of `backbone`. @throws ConfigError for non-positive widths or a dropout outside [0, 1). */
@@ -48,8 +48,8 @@ export class DeepLabV3Plus extends Module {
   }
 
   /**
-   * images [B, 3, H, W] float32, H and W divisible by the output stride (borrowed) ->
-   * features [B, outChannels, H/4, W/4] (owned by the caller). Training mode needs B >= 2: the
+   * images [B, 3, H, W] float32, any H, W >= 1 (borrowed) -> features [B, outChannels, ceil(H/4),
+   * ceil(W/4)] (owned by the caller). Training mode needs B >= 2: the
    * image-pooling branch normalises one value per channel and image (as in PyTorch).
    * @throws ShapeError for other shapes, or B = 1 in training mode.
    */

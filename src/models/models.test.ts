@@ -1,7 +1,8 @@
 /**
  * The parametrised suite over every backbone x output stride (small widths, 2 x 3 x 64 x 64 inputs):
- * shapes, strides and channel counts, unit-norm embeddings, BatchNorm train/eval switching, state-dict
- * round trip through safetensors, no leaked tensors, rejected input shapes.
+ * shapes, strides and channel counts (also at sizes that are not multiples of the stride), unit-norm
+ * embeddings, BatchNorm train/eval switching, state-dict round trip through safetensors, no leaked
+ * tensors, rejected input shapes.
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,8 @@ import type { Tensor } from '../torch/tensor.js';
 import { loadSafetensors, saveSafetensors } from '../torch/safetensors.js';
 import { ShapeError } from '../errors.js';
 import { buildModel } from './build.js';
-import { ProjectionHead } from './heads.js';
+import { Classifier, ProjectionHead } from './heads.js';
+import { SegmentationModel } from './segmentation-model.js';
 import type { BackboneKind, DeepLabV3PlusConfig, OutputStride } from './config.js';
 import type { DeepLabV3Plus } from './deeplabv3plus.js';
 
@@ -152,16 +154,38 @@ for (const kind of ['resnet18', 'resnet34', 'resnet50', 'mobilenetv2'] as const)
         });
       });
 
-      it('rejects inputs that are not [B, 3, H, W] with H, W divisible by the output stride, saying how to fix them', () => {
+      it('takes any image size: features at ceil(H/4) x ceil(W/4), logits at the input size (180x240, 97x131)', () => {
+        withNetwork(kind, outputStride, (network) => {
+          const model = new SegmentationModel(network, new Classifier(network.outChannels, 3));
+          try {
+            for (const [height, width] of [[180, 240], [97, 131]]) {
+              noGrad(() => scope(() => {
+                const images = randn([1, 3, height, width]);
+                const { low, high } = network.backbone.eval().forward(images);
+                // Every stride-2 conv (and ResNet's max pool) outputs ceil(size / 2): ceil(180/16) = 12, ceil(97/8) = 13.
+                assert.deepEqual(low.shape.slice(2), [Math.ceil(height / 4), Math.ceil(width / 4)]);
+                assert.deepEqual(high.shape.slice(2), [Math.ceil(height / outputStride), Math.ceil(width / outputStride)]);
+                model.eval();
+                assert.deepEqual(model.forward(images).shape, [1, 3, Math.ceil(height / 4), Math.ceil(width / 4)]);
+                assert.deepEqual(model.forwardAtInputSize(images).shape, [1, 3, height, width]);
+              }));
+            }
+            model.train();
+            scope(() => { model.forwardAtInputSize(randn([BATCH, 3, 97, 131])).sum().backward(); }); // training at odd sizes too
+          } finally {
+            model.head.dispose();
+          }
+        });
+      });
+
+      it('rejects inputs that are not [B, 3, H, W] with positive sizes, saying how to fix them', () => {
         withNetwork(kind, outputStride, (network) => scope(() => {
           assert.throws(() => network.forward(randn([3, SIZE, SIZE])), (error: unknown) =>
             error instanceof ShapeError && /expected images \[B, 3, H, W\], got \[3, 64, 64\]/.test(error.message) && /unsqueeze\(0\)/.test(error.message));
           assert.throws(() => network.forward(randn([1, 1, SIZE, SIZE])), (error: unknown) =>
             error instanceof ShapeError && /got \[1, 1, 64, 64\]/.test(error.message));
-          const fit = outputStride === 16 ? '112x80' : '104x72';
-          assert.throws(() => network.forward(randn([1, 3, 100, 70])), (error: unknown) =>
-            error instanceof ShapeError && error.message.includes(`divisible by the output stride ${outputStride}, got 100x70`) &&
-            error.message.includes(`pad the images to ${fit}`));
+          assert.throws(() => network.forward(randn([1, 3, 0, 70])), (error: unknown) =>
+            error instanceof ShapeError && error.message.includes('positive height and width, got [1, 3, 0, 70]'));
         }));
       });
     });

@@ -32,7 +32,8 @@ export class SegmentationModel<H extends SegmentationHead = SegmentationHead> ex
   }
 
   /**
-   * images [B, 3, H, W] (borrowed) -> head output at stride 4 [B, head.outChannels | numClasses, H/4, W/4]
+   * images [B, 3, H, W], any H, W >= 1 (borrowed) -> head output at stride 4
+   * [B, head.outChannels | numClasses, ceil(H/4), ceil(W/4)]
    * (the projection head's output has unit norm at every pixel). @throws ShapeError for bad input shapes.
    */
   forward(images: Tensor): Tensor {
@@ -40,7 +41,7 @@ export class SegmentationModel<H extends SegmentationHead = SegmentationHead> ex
   }
 
   /**
-   * Head output resized to the input size (bilinear, align_corners false): logits [B, K, H, W] for
+   * Head output resized to exactly the input size (bilinear, align_corners false): logits [B, K, H, W] for
    * a classifier. Resizing breaks the unit norm of embeddings, so use forward() for the projection head.
    */
   forwardAtInputSize(images: Tensor): Tensor {

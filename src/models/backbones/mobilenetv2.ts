@@ -157,9 +157,9 @@ export class MobileNetV2Backbone extends Backbone {
       let current = images;
       for (let index = 0; index < layers.length; index++) {
         current = layers[index].forward(current);
-        if (index === LOW_FEATURE_INDEX) low = current; // [B, lowChannels, H/4, W/4]
+        if (index === LOW_FEATURE_INDEX) low = current; // [B, lowChannels, ceil(H/4), ceil(W/4)]
       }
-      return { low, high: current }; // high: [B, highChannels, H/os, W/os]
+      return { low, high: current }; // high: [B, highChannels, ceil(H/os), ceil(W/os)]
     });
   }
 }

@@ -172,10 +172,10 @@ export class ResNetBackbone extends Backbone {
   forward(images: Tensor): BackboneFeatures {
     this.checkInput(images);
     return scope(() => {
-      const stem = maxPool2d(this.bn1.forward(this.conv1.forward(images)).relu(), 3, { stride: 2, padding: 1 }); // [B, C, H/4, W/4]
+      const stem = maxPool2d(this.bn1.forward(this.conv1.forward(images)).relu(), 3, { stride: 2, padding: 1 }); // [B, C, ceil(H/4), ceil(W/4)]
       const low = this.stages[0].forward(stem);
       let high = low;
-      for (const stage of this.stages.slice(1)) high = stage.forward(high); // [B, highChannels, H/os, W/os]
+      for (const stage of this.stages.slice(1)) high = stage.forward(high); // [B, highChannels, ceil(H/os), ceil(W/os)]
       return { low, high };
     });
   }
