@@ -3,7 +3,9 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <malloc.h>
 
 namespace cs {
@@ -223,11 +225,48 @@ CS_ENTRY(setNumThreads) {
   return info.Env().Undefined();
 }
 CS_ENTRY(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
-// tuneAllocator(mmapThreshold, trimThreshold): glibc malloc settings (see native.ts for why).
+// tuneAllocator(mmapThreshold, trimThreshold) -> { mmapThreshold, trimThreshold }: glibc malloc settings (see
+// native.ts for why). Each field is the value now in force, or null where it was not set. The trim threshold
+// is set only once mallopt has accepted the mmap threshold: fixing M_TRIM_THRESHOLD also turns off glibc's
+// dynamic mmap threshold, so alone it would pin that at 128 KiB and map every activation buffer afresh
+// (bench/malloc-tuning.ts: 8x the page faults of glibc's defaults). glibc releases that check the mmap
+// threshold cap it at HEAP_MAX_SIZE / 2 = 32 MiB on 64-bit (2.36 accepts more).
 CS_ENTRY(tuneAllocator) {
-  int okMmap = mallopt(M_MMAP_THRESHOLD, static_cast<int>(toInt(info[0], "mmapThreshold")));
-  int okTrim = mallopt(M_TRIM_THRESHOLD, static_cast<int>(toInt(info[1], "trimThreshold")));
-  return Napi::Boolean::New(info.Env(), okMmap == 1 && okTrim == 1);
+  Napi::Env env = info.Env();
+  const int64_t mmapThreshold = toInt(info[0], "mmapThreshold");
+  const int64_t trimThreshold = toInt(info[1], "trimThreshold");
+  const int64_t intMax = std::numeric_limits<int>::max();
+  if (mmapThreshold < 0 || mmapThreshold > intMax || trimThreshold < 0 || trimThreshold > intMax) {
+    throw makeError(env, "tuneAllocator: thresholds must be between 0 and " + std::to_string(intMax) + " bytes");
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("mmapThreshold", env.Null());
+  result.Set("trimThreshold", env.Null());
+#if defined(__GLIBC__)
+  if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmapThreshold)) != 1) return result;
+  result.Set("mmapThreshold", Napi::Number::New(env, static_cast<double>(mmapThreshold)));
+  if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(trimThreshold)) == 1) {
+    result.Set("trimThreshold", Napi::Number::New(env, static_cast<double>(trimThreshold)));
+  }
+#endif
+  return result;
+}
+
+// mallocMapsForTesting(bytes): whether glibc serves a malloc of `bytes` with its own mmap (true) or from
+// the heap (false): it allocates, compares mallinfo2's mmapped bytes, and frees. null without glibc.
+CS_ENTRY(mallocMapsForTesting) {
+  const int64_t bytes = toInt(info[0], "bytes");
+  if (bytes <= 0) throw makeError(info.Env(), "mallocMapsForTesting: expected a positive size");
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const size_t before = mallinfo2().hblkhd;
+  void* block = std::malloc(static_cast<size_t>(bytes));
+  if (block == nullptr) throw makeError(info.Env(), "mallocMapsForTesting: out of memory");
+  const size_t after = mallinfo2().hblkhd;
+  std::free(block);
+  return Napi::Boolean::New(info.Env(), after >= before + static_cast<size_t>(bytes));
+#else
+  return info.Env().Null();
+#endif
 }
 
 CS_ENTRY(hasMkldnn) { return Napi::Boolean::New(info.Env(), at::hasMKLDNN()); }
@@ -269,6 +308,7 @@ void registerTensor(Napi::Env env, Napi::Object exports) {
   CS_EXPORT(env, exports, getNumThreads);
   CS_EXPORT(env, exports, hasMkldnn);
   CS_EXPORT(env, exports, tuneAllocator);
+  CS_EXPORT(env, exports, mallocMapsForTesting);
 }
 
 }  // namespace cs

@@ -55,7 +55,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   hasMkldnn(): boolean;
-  tuneAllocator(mmapThreshold: number, trimThreshold: number): boolean;
+  tuneAllocator(mmapThreshold: number, trimThreshold: number): { mmapThreshold: number | null; trimThreshold: number | null };
+  mallocMapsForTesting(bytes: number): boolean | null;
   isGradOf(h: Handle, grad: Handle): boolean;
   externalMemory(): { tensors: number; isolate: number };
   foreignExternalForTesting(): Handle;
@@ -122,7 +123,40 @@ function findAddon(): string {
     'Run `npm run setup` (or `npm run build:native`) in the contraseg package directory.');
 }
 
-function loadAddon(): NativeAddon {
+/**
+ * glibc malloc thresholds contraseg set at load, as mallopt accepted them (null: not set, either because
+ * CONTRASEG_MALLOC_TUNING=0 or because mallopt refused the value).
+ */
+export interface AllocatorTuning {
+  /** Whether tuning was requested (CONTRASEG_MALLOC_TUNING is not '0'). */
+  readonly requested: boolean;
+  /** Blocks below this many bytes come from the heap, larger ones from their own mmap. */
+  readonly mmapThreshold: number | null;
+  /** Free memory at the top of the heap beyond this many bytes is returned to the kernel. */
+  readonly trimThreshold: number | null;
+}
+
+/**
+ * M_MMAP_THRESHOLD: blocks below 32 MiB stay on the heap. 32 MiB is the largest value every 64-bit glibc
+ * accepts (releases that check cap it at HEAP_MAX_SIZE / 2; 2.36 takes 64 MiB too, with no gain on the
+ * engine benchmark: 7440 vs 7424 faults per 20 steps, bench/malloc-tuning.ts).
+ */
+export const MMAP_THRESHOLD = 32 << 20;
+/** M_TRIM_THRESHOLD: return heap memory to the kernel only past 1 GiB of free top. */
+export const TRIM_THRESHOLD = 1 << 30;
+
+function tuneAllocator(addon: NativeAddon): AllocatorTuning {
+  if (process.env.CONTRASEG_MALLOC_TUNING === '0') return { requested: false, mmapThreshold: null, trimThreshold: null };
+  const applied = addon.tuneAllocator(MMAP_THRESHOLD, TRIM_THRESHOLD);
+  if (applied.mmapThreshold === null || applied.trimThreshold === null) {
+    process.emitWarning(`contraseg: malloc tuning was not fully applied (mallopt accepted mmap threshold ` +
+      `${applied.mmapThreshold}, trim threshold ${applied.trimThreshold}); training steps may page-fault more. ` +
+      'Set CONTRASEG_MALLOC_TUNING=0 to skip it.', { code: 'CONTRASEG_MALLOC_TUNING' });
+  }
+  return { requested: true, ...applied };
+}
+
+function loadAddon(): [NativeAddon, AllocatorTuning] {
   // OpenBLAS must not start its own threads under libtorch's: measured 250 ms -> 1.8 s steps otherwise.
   // It reads the variable when the library loads, so it is set before the addon is required.
   process.env.OPENBLAS_NUM_THREADS ??= '1';
@@ -132,12 +166,14 @@ function loadAddon(): NativeAddon {
   // libtorch defaults to one thread here; use every core unless the user says otherwise.
   const requested = Number(process.env.CONTRASEG_NUM_THREADS ?? availableParallelism());
   addon.setNumThreads(Number.isInteger(requested) && requested > 0 ? requested : availableParallelism());
-  // glibc returns freed activation buffers to the kernel and page-faults them back in every step
-  // (measured: 226k minor faults and 131 ms/step, against 70k and 121 ms with these settings; PyTorch's
-  // own pattern gave 144k). Keep buffers up to 64 MiB on the heap and trim only past 1 GiB of free top.
-  if (process.env.CONTRASEG_MALLOC_TUNING !== '0') addon.tuneAllocator(64 << 20, 1 << 30);
-  return addon;
+  // glibc returns freed activation buffers to the kernel and page-faults them back in every step. Keep
+  // buffers below 32 MiB on the heap and trim only past 1 GiB of free top: 7.6k minor faults per 20
+  // training steps instead of 193k (bench/malloc-tuning.ts).
+  return [addon, tuneAllocator(addon)];
 }
 
+const [loaded, tuning] = loadAddon();
 /** The loaded addon. */
-export const native: NativeAddon = loadAddon();
+export const native: NativeAddon = loaded;
+/** The malloc tuning in force in this process (set when the addon loaded). */
+export const allocatorTuning: AllocatorTuning = tuning;
