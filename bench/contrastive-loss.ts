@@ -13,7 +13,10 @@
  * on the heap. At 256x256 (minutes per pass) one memory-settings run gives both figures; those
  * settings only add page faults to contraseg's time. The dense side is skipped where its memory,
  * extrapolated from the previous size (x16 per doubling), would exceed 8 GiB.
- * Last line: one JSON object with a row per size and loss.
+ * Then the thread scaling of the memory (contraseg only): the batch loss at B = 8, 64x64, D = 256, memory
+ * settings, with 1 and with 2 threads. Each extra intra-op thread may add only its chunk x M scratch
+ * (about 2^21 similarities, 8 MiB float32, plus masks), never a D x M column-gradient copy (contrastive.h).
+ * Last line: one JSON object with a row per size and loss and one per thread count.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,12 +26,15 @@ import { pythonExecutable, requirePytorchReference } from './lib/pytorch-referen
 
 const SIZES = [32, 64, 128, 256];
 const LOSSES = ['within', 'cross'] as const;
+type WorkerLoss = (typeof LOSSES)[number] | 'batch';
 const BATCH = 2;
 const CHANNELS = 256;
 const CLASSES = 19;
 const IGNORE = 255;
 const THREADS = 2;
 const DENSE_LIMIT_MB = 8 * 1024;
+/** Thread scaling: the batch loss of issue 8's example (B = 8, D = 256) at 64x64, where one pass takes ~1 min. */
+const SCALING = { batch: 8, size: 64, loss: 'batch' as const, threads: [1, 2] };
 
 type Loss = (typeof LOSSES)[number];
 interface Measurement { ms: number; mb: number; value: number }
@@ -59,21 +65,23 @@ function memoryKb(field: 'VmRSS' | 'VmHWM'): number {
   return Number(line.split(/\s+/)[1]);
 }
 
-async function runWorker(size: number, loss: Loss, warmup: number, reps: number): Promise<void> {
+async function runWorker(size: number, loss: WorkerLoss, warmup: number, reps: number, batch: number,
+  threads: number): Promise<void> {
   const { tensor } = await import('../src/torch/creation.js');
   const { keep, noGrad, scope, setNumThreads } = await import('../src/torch/scope.js');
   const { normalize } = await import('../src/torch/ops/functional.js');
-  const { crossImageContrastiveLoss, withinImageContrastiveLoss } = await import('../src/losses/pixel-contrastive.js');
-  setNumThreads(THREADS);
+  const { batchContrastiveLoss, crossImageContrastiveLoss, withinImageContrastiveLoss } =
+    await import('../src/losses/pixel-contrastive.js');
+  setNumThreads(threads);
   const makeFeatures = (salt: number) => keep(noGrad(() => scope(() => {
-    const count = BATCH * CHANNELS * size * size;
+    const count = batch * CHANNELS * size * size;
     const values = new Float32Array(count);
     for (let i = 0; i < count; i++) values[i] = hash32(i + salt * 2 ** 28) / 4294967296 - 0.5;
-    return normalize(tensor(values, [BATCH, CHANNELS, size, size]), 1);
+    return normalize(tensor(values, [batch, CHANNELS, size, size]), { dim: 1 });
   })).setRequiresGrad(true));
   const makeLabels = (salt: number) => {
-    const labels = new BigInt64Array(BATCH * size * size);
-    for (let b = 0, i = 0; b < BATCH; b++) {
+    const labels = new BigInt64Array(batch * size * size);
+    for (let b = 0, i = 0; b < batch; b++) {
       for (let y = 0; y < size; y++) {
         for (let x = 0; x < size; x++, i++) {
           const ignored = hash32(i + salt * 2 ** 24) % 16 === 0;
@@ -81,13 +89,13 @@ async function runWorker(size: number, loss: Loss, warmup: number, reps: number)
         }
       }
     }
-    return keep(tensor(labels, [BATCH, size, size]));
+    return keep(tensor(labels, [batch, size, size]));
   };
   const features = makeFeatures(1);
   const distorted = makeFeatures(2);
   const labels = makeLabels(1);
   const distortedLabels = makeLabels(2);
-  const lossFn = loss === 'within' ? withinImageContrastiveLoss : crossImageContrastiveLoss;
+  const lossFn = { within: withinImageContrastiveLoss, cross: crossImageContrastiveLoss, batch: batchContrastiveLoss }[loss];
   (globalThis as { gc?: () => void }).gc?.();
   const baseline = memoryKb('VmRSS');
   writeFileSync('/proc/self/clear_refs', '5');
@@ -128,6 +136,11 @@ const memoryEnv: NodeJS.ProcessEnv = {
 /** Sizes from which one memory-settings run gives both time and memory. */
 const SINGLE_RUN_FROM = 256;
 
+/** The environment of a memory run with `threads` intra-op threads. */
+function memoryEnvWith(threads: number): NodeJS.ProcessEnv {
+  return { ...memoryEnv, OMP_NUM_THREADS: String(threads), CONTRASEG_NUM_THREADS: String(threads) };
+}
+
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Measurement {
   const output = execFileSync(command, args, { encoding: 'utf8', env, maxBuffer: 1 << 20 });
   return JSON.parse(output.trim().split('\n').pop() as string) as Measurement;
@@ -158,7 +171,8 @@ function runParent(): void {
     for (const loss of LOSSES) {
       const [warmup, reps] = passes(size);
       const args = [String(size), loss, String(warmup), String(reps)];
-      const contraseg = measure(process.execPath, ['--expose-gc', '--import', 'tsx', thisFile, '--worker', ...args], size);
+      const contraseg = measure(process.execPath, ['--expose-gc', '--import', 'tsx', thisFile, '--worker', ...args,
+        String(BATCH), String(THREADS)], size);
       const previous = lastDense.get(loss);
       const predictedMb = previous === undefined ? 0 : previous.mb * (size / previous.size) ** 4;
       const dense = predictedMb > DENSE_LIMIT_MB ? null : measure(pythonExecutable(), [join(here, 'contrastive_loss_ref.py'), ...args], size);
@@ -177,15 +191,39 @@ function runParent(): void {
         ? `dense skipped (would need ~${round(predictedMb / 1024)} GiB > 8 GiB)`
         : `dense ${row.dense_ms} ms, ${row.dense_mb} MB (time ratio ${row.time_ratio}, memory ratio ${row.memory_ratio})`;
       console.log(`${row.size} ${loss}: contraseg ${row.contraseg_ms} ms, ${row.contraseg_mb} MB; ${denseText}; ` +
-        `loss ${row.contraseg_loss}${dense === null ? '' : ` vs ${row.dense_loss}`} (${warmup} warm-up, median of ${reps})`);
+        `loss ${row.contraseg_loss}${dense === null ? '' : ` vs ${row.dense_loss}`} (${warmup} warm-up, median of ${reps}, ` +
+        `${THREADS} threads)`);
     }
   }
-  console.log(JSON.stringify({ bench: 'contrastive-loss', batch: BATCH, channels: CHANNELS, classes: CLASSES, threads: THREADS, rows }));
+  const scaling = threadScaling();
+  console.log(JSON.stringify({ bench: 'contrastive-loss', batch: BATCH, channels: CHANNELS, classes: CLASSES, threads: THREADS, rows,
+    thread_scaling: scaling }));
+}
+
+/** Peak extra memory of the batch loss with each thread count (memory settings, one pass each). */
+function threadScaling(): Record<string, unknown>[] {
+  const { batch, size, loss, threads } = SCALING;
+  // Valid pixels of one view of the batch (1 in 16 labels is ignored): the M of the D x M bound.
+  const columns = Math.round(batch * size * size * (15 / 16));
+  const columnCopyMb = (CHANNELS * columns * 4) / 2 ** 20;
+  console.log(`thread scaling: ${loss} loss, batch ${batch}, ${size}x${size}, D = ${CHANNELS}, M ~ ${columns}; a per-thread ` +
+    `D x M float32 copy would be ${round(columnCopyMb)} MB per extra thread`);
+  const rows = threads.map((count) => {
+    const args = [String(size), loss, '0', '1', String(batch), String(count)];
+    const result = run(process.execPath, ['--expose-gc', '--import', 'tsx', thisFile, '--worker', ...args], memoryEnvWith(count));
+    console.log(`  ${count} thread${count === 1 ? '' : 's'}: contraseg ${round(result.mb)} MB, ${round(result.ms)} ms, loss ${round(result.value, 5)}`);
+    return { threads: count, contraseg_mb: round(result.mb), contraseg_ms: round(result.ms), contraseg_loss: round(result.value, 5) };
+  });
+  const first = rows[0].contraseg_mb;
+  const last = rows[rows.length - 1];
+  const perThread = (last.contraseg_mb - first) / (last.threads - rows[0].threads);
+  console.log(`  memory per extra thread: ${round(perThread)} MB (a D x M copy per thread: ${round(columnCopyMb)} MB)`);
+  return rows;
 }
 
 if (process.argv[2] === '--worker') {
-  const [size, loss, warmup, reps] = process.argv.slice(3);
-  await runWorker(Number(size), loss as Loss, Number(warmup), Number(reps));
+  const [size, loss, warmup, reps, batch, threads] = process.argv.slice(3);
+  await runWorker(Number(size), loss as WorkerLoss, Number(warmup), Number(reps), Number(batch), Number(threads));
 } else {
   runParent();
 }
