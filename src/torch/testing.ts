@@ -52,6 +52,23 @@ export type OpOutputs = Tensor | Record<string, Tensor>;
 /** Replays a fixture op through contraseg. */
 export type OpFn = (inputs: Record<string, Tensor>, params: Record<string, any>) => OpOutputs;
 
+/** Unit roundoff of float32 (round to nearest): u = 2^-24. */
+export const FLOAT32_UNIT_ROUNDOFF = 2 ** -24;
+
+/**
+ * A priori relative error bound of a float32 computation made of `depth` chained reductions, each a sum
+ * of at most `reductionLength` products: every reduction of length n carries a relative error of at most
+ * gamma_n = n u / (1 - n u) of the sum of its terms' magnitudes (Higham, "Accuracy and Stability of
+ * Numerical Algorithms", 2nd ed., Sec. 3.1), and errors add to first order along the chain. Two float32
+ * implementations (ours and PyTorch's float32 oracle) each within this bound of the exact value differ by
+ * at most twice it, whatever blocking or thread count either CPU used. Scale it by the magnitude sum
+ * (e.g. a checksum's sum of |values|), not by the value, which may cancel.
+ */
+export function float32ChainBound(depth: number, reductionLength: number): number {
+  const nu = reductionLength * FLOAT32_UNIT_ROUNDOFF;
+  return 2 * depth * (nu / (1 - nu));
+}
+
 /** Default for float32 ops: PyTorch runs the same libtorch kernels, differences are rounding only. */
 export const FLOAT32_TOLERANCE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
 
