@@ -1,5 +1,6 @@
 /** Argv parsing shared by the commands: node:util parseArgs for the syntax, a zod schema for the values. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CommanderError, type Command } from 'commander';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
@@ -34,4 +35,23 @@ export function parseOptions<S extends z.ZodTypeAny>(command: string, argv: read
     throw new ConfigError(`${name}: ${issue?.message ?? 'invalid options'}. See: contraseg ${command} --help`);
   }
   return result.data;
+}
+
+/** Makes a commander command throw instead of printing and exiting (this module's callers own the output). */
+export function quietCommand(command: Command): Command {
+  return command.exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+}
+
+/**
+ * Parses `argv` with a commander command built by quietCommand.
+ * @throws ConfigError with commander's message and a pointer to `contraseg <name> --help`.
+ */
+export function parseCommander(command: Command, name: string, argv: readonly string[]): Record<string, unknown> {
+  try {
+    command.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) throw new ConfigError(`${error.message.replace(/^error: /, '')}. See: contraseg ${name} --help`);
+    throw error;
+  }
+  return command.opts<Record<string, unknown>>();
 }

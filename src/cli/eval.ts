@@ -1,11 +1,11 @@
 /** `contraseg eval`: a trained model on a dataset split at native resolution: per-class IoU, mIoU, pixel accuracy. */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { openDataset, type DatasetSource } from '../data/open-dataset.js';
 import { evaluate } from '../eval/index.js';
 import { ConfigError } from '../errors.js';
 import { formatSummaryTable } from '../report/summary.js';
 import { loadTrainedModel } from '../train/load-model.js';
-import type { CliIO } from './args.js';
+import { parseCommander, quietCommand, type CliIO } from './args.js';
 import { plainEvaluation } from './train-run.js';
 
 /** Validated options of `contraseg eval`. */
@@ -35,7 +35,7 @@ function scales(value: string): number[] {
 }
 
 function buildCommand(): Command {
-  return new Command('eval')
+  return quietCommand(new Command('eval')
     .description('evaluate a trained model at native resolution (confusion matrix, per-class IoU, mIoU, pixel accuracy)')
     .option('--run <dir>', 'run directory (or --checkpoint)')
     .option('--checkpoint <file>', 'a checkpoint JSON of a fine-tuned model')
@@ -46,8 +46,7 @@ function buildCommand(): Command {
     .option('--flip', 'test-time augmentation: average with the flipped image')
     .option('--scales <list>', 'test-time augmentation: input scales, e.g. 0.75,1,1.25', scales, [1])
     .option('--json', 'print one JSON object')
-    .addHelpText('after', EXAMPLES)
-    .exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+    .addHelpText('after', EXAMPLES));
 }
 
 /** Usage text of `contraseg eval`. */
@@ -56,13 +55,7 @@ export const evalUsage = (): string => buildCommand().helpInformation() + EXAMPL
 /** @throws ConfigError for bad options. */
 export function parseEvalArgs(argv: readonly string[]): EvalOptions {
   const command = buildCommand();
-  try {
-    command.parse([...argv], { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) throw new ConfigError(`${error.message.replace(/^error: /, '')}. See: contraseg eval --help`);
-    throw error;
-  }
-  const flags = command.opts<Record<string, unknown>>();
+  const flags = parseCommander(command, 'eval', argv);
   const source = (flags.run ?? flags.checkpoint) as string | undefined;
   if (source === undefined || (flags.run !== undefined && flags.checkpoint !== undefined)) {
     throw new ConfigError('give one of --run <dir> or --checkpoint <file>. See: contraseg eval --help');

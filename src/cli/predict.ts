@@ -1,5 +1,5 @@
 /** `contraseg predict`: coloured masks and overlays for images (a file, a folder or a glob) from a trained model. */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { normalisedChw } from '../data/batch.js';
 import { decodeImage } from '../data/image-io.js';
@@ -9,7 +9,7 @@ import { colourMaskPng, overlayPng, DEFAULT_OVERLAY_OPACITY } from '../report/ma
 import { tensor } from '../torch/creation.js';
 import { noGrad, scope } from '../torch/scope.js';
 import { loadTrainedModel } from '../train/load-model.js';
-import type { CliIO } from './args.js';
+import { parseCommander, quietCommand, type CliIO } from './args.js';
 import { expandInputs, outputPaths } from './inputs.js';
 
 /** Validated options of `contraseg predict`. */
@@ -30,7 +30,7 @@ Examples:
 Writes <stem>.png (palette PNG whose values are the class ids) and <stem>-overlay.png per image.`;
 
 function buildCommand(): Command {
-  return new Command('predict')
+  return quietCommand(new Command('predict')
     .description('segment images with a trained model: coloured mask PNGs and overlays, at each image\'s own size')
     .argument('<inputs...>', 'image files, folders or glob patterns')
     .option('--run <dir>', 'run directory (or --checkpoint)')
@@ -39,8 +39,7 @@ function buildCommand(): Command {
     .requiredOption('--out <dir>', 'output folder')
     .option('--opacity <a>', 'overlay opacity in [0, 1]', Number, DEFAULT_OVERLAY_OPACITY)
     .option('--flip', 'test-time augmentation: average with the flipped image')
-    .addHelpText('after', EXAMPLES)
-    .exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+    .addHelpText('after', EXAMPLES));
 }
 
 /** Usage text of `contraseg predict`. */
@@ -49,13 +48,7 @@ export const predictUsage = (): string => buildCommand().helpInformation() + EXA
 /** @throws ConfigError for bad options. */
 export function parsePredictArgs(argv: readonly string[]): PredictOptions {
   const command = buildCommand();
-  try {
-    command.parse([...argv], { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) throw new ConfigError(`${error.message.replace(/^error: /, '')}. See: contraseg predict --help`);
-    throw error;
-  }
-  const flags = command.opts<Record<string, unknown>>();
+  const flags = parseCommander(command, 'predict', argv);
   const source = (flags.run ?? flags.checkpoint) as string | undefined;
   if (source === undefined || (flags.run !== undefined && flags.checkpoint !== undefined)) {
     throw new ConfigError('give one of --run <dir> or --checkpoint <file>. See: contraseg predict --help');

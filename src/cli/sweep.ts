@@ -1,5 +1,5 @@
 /** `contraseg sweep`: the label-efficiency study (methods x label budgets x seeds) with results.json, results.csv and report.html. */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDataset, type DatasetSource } from '../data/open-dataset.js';
@@ -12,7 +12,7 @@ import { embeddingMaps, predictionGrid } from '../train/sweep-extras.js';
 import { gatherResults, trainSweep, type SweepJob } from '../train/sweep-run.js';
 import { cellDone, type CellPlan } from '../train/sweep.js';
 import { writeFileAtomic } from '../train/run-dir.js';
-import type { CliIO } from './args.js';
+import { parseCommander, quietCommand, type CliIO } from './args.js';
 import { mergeConfig, parseAssignment, readConfigFile, setPath } from './run-config.js';
 
 /** Validated options of `contraseg sweep`. */
@@ -38,7 +38,7 @@ function list(value: string): string[] {
 }
 
 function buildCommand(): Command {
-  return new Command('sweep')
+  return quietCommand(new Command('sweep')
     .description('train and evaluate every (method, label budget, seed) cell; write results.json, results.csv and report.html')
     .option('--preset <name>', `sweep preset: ${SWEEP_PRESETS.join(', ')}`)
     .option('--config <file>', 'sweep config file (YAML or JSON: base, methods, budgets, seeds, ...)')
@@ -49,8 +49,7 @@ function buildCommand(): Command {
     .option('--budgets <list>', 'comma-separated label budgets, e.g. 20,50,all', list)
     .option('--seeds <n>', 'seeds per budget (budgets above manySeedsUpTo get seedsAbove)', Number)
     .option('--set <key=value>', 'any sweep config key, e.g. base.pretrain.steps=400 (repeatable)', (v: string, p: string[]) => [...p, v], [])
-    .addHelpText('after', EXAMPLES)
-    .exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+    .addHelpText('after', EXAMPLES));
 }
 
 /** Usage text of `contraseg sweep`. */
@@ -59,13 +58,7 @@ export const sweepUsage = (): string => buildCommand().helpInformation() + EXAMP
 /** @throws ConfigError for bad options or an invalid sweep config. */
 export function parseSweepArgs(argv: readonly string[]): SweepOptions {
   const command = buildCommand();
-  try {
-    command.parse([...argv], { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) throw new ConfigError(`${error.message.replace(/^error: /, '')}. See: contraseg sweep --help`);
-    throw error;
-  }
-  const flags = command.opts<Record<string, unknown>>();
+  const flags = parseCommander(command, 'sweep', argv);
   if (flags.preset === undefined && flags.config === undefined) throw new ConfigError('give --preset (e.g. camvid-sweep) or --config FILE. See: contraseg sweep --help');
   let merged: unknown = flags.preset === undefined ? {} : sweepPreset(flags.preset as string);
   if (flags.config !== undefined) merged = mergeConfig(merged, readConfigFile(flags.config as string));

@@ -2,7 +2,7 @@
  * `contraseg train | pretrain | finetune`: flags (commander) -> sources of a run config -> one
  * validated RunConfig -> runTraining, with progress on stderr and the results on stdout.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -10,6 +10,7 @@ import { METHODS, type RunConfig } from '../train/config.js';
 import { PRESETS, PRESET_DESCRIPTIONS } from '../train/presets.js';
 import { BASELINE_DIR, isRunDir, readRunConfig } from '../train/run-dir.js';
 import type { StageSelection } from '../train/run.js';
+import { parseCommander, quietCommand } from './args.js';
 import { resolveRunConfig } from './run-config.js';
 
 /** A parsed training command. */
@@ -101,8 +102,7 @@ function buildCommand(name: TrainOptions['command']): Command {
     .option('--json', 'print the results as one JSON object');
   if (name === 'finetune') command.option('--from <dir>', 'stage-1 run directory or checkpoint to fine-tune');
   command.addHelpText('after', EXAMPLES[name]);
-  command.exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-  return command;
+  return quietCommand(command);
 }
 
 /** Usage text of a training command. */
@@ -159,14 +159,8 @@ function applyLearningRates(config: RunConfig, flags: Flags): RunConfig {
 /** @throws ConfigError for unknown flags, bad values, or a run directory that exists without --resume. */
 export function parseTrainArgs(name: TrainOptions['command'], argv: readonly string[]): TrainOptions {
   const command = buildCommand(name);
-  try {
-    command.parse([...argv], { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) throw new ConfigError(`${error.message.replace(/^error: /, '')}. See: contraseg ${name} --help`);
-    throw error;
-  }
+  const flags = parseCommander(command, name, argv);
   if (command.args.length > 0) throw new ConfigError(`unexpected argument "${command.args[0]}". See: contraseg ${name} --help`);
-  const flags = command.opts<Flags>();
   const resumeDir = typeof flags.resume === 'string' ? flags.resume : undefined;
   const runDir = resolve(resumeDir ?? (flags.out as string | undefined) ?? join('runs', String(flags.preset ?? flags.method ?? 'run')));
   const resume = flags.resume !== undefined;
