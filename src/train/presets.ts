@@ -62,7 +62,7 @@ export const PRESETS: Readonly<Record<string, RunConfigInput>> = { 'camvid-quick
 
 /** One-line descriptions for --help. */
 export const PRESET_DESCRIPTIONS: Readonly<Record<string, string>> = {
-  'camvid-quick': 'bundled CamVid 180x240, 20 labelled images, ResNet-18 x0.5, 400+200 steps, with the CE baseline at 600 steps (~11 min on 2 quiet cores)',
+  'camvid-quick': 'bundled CamVid 180x240, 20 labelled images, ResNet-18 x0.5, 400+200 steps, with the CE baseline at 600 steps (10-15 min on 2 cores)',
   camvid: 'bundled CamVid 360x480, 50 labelled images, ResNet-18, 3000+3000 steps, 256x256 crops',
   voc: 'PASCAL VOC 2012 (download separately), ResNet-50 OS 16, 513x513 crops, batch 16 (paper scale)',
   cityscapes: 'Cityscapes (download separately), ResNet-50 OS 16, 769x769 crops, batch 16 (paper scale)',
