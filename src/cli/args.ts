@@ -55,3 +55,16 @@ export function parseCommander(command: Command, name: string, argv: readonly st
   }
   return command.opts<Record<string, unknown>>();
 }
+
+/**
+ * The trained model a command reads: exactly one of --run <dir> / --checkpoint <file>, and --best for the
+ * best-val series instead of the final weights.
+ * @throws ConfigError when neither or both are given.
+ */
+export function trainedModelSource(flags: Record<string, unknown>, name: string): { source: string; series: 'finetune' | 'best' } {
+  const source = (flags.run ?? flags.checkpoint) as string | undefined;
+  if (source === undefined || (flags.run !== undefined && flags.checkpoint !== undefined)) {
+    throw new ConfigError(`give one of --run <dir> or --checkpoint <file>. See: contraseg ${name} --help`);
+  }
+  return { source, series: flags.best === true ? 'best' : 'finetune' };
+}

@@ -5,7 +5,7 @@ import { evaluate } from '../eval/index.js';
 import { ConfigError } from '../errors.js';
 import { formatSummaryTable } from '../report/summary.js';
 import { loadTrainedModel } from '../train/load-model.js';
-import { parseCommander, quietCommand, type CliIO } from './args.js';
+import { parseCommander, quietCommand, trainedModelSource, type CliIO } from './args.js';
 import { plainEvaluation } from './train-run.js';
 
 /** Validated options of `contraseg eval`. */
@@ -56,12 +56,9 @@ export const evalUsage = (): string => buildCommand().helpInformation() + EXAMPL
 export function parseEvalArgs(argv: readonly string[]): EvalOptions {
   const command = buildCommand();
   const flags = parseCommander(command, 'eval', argv);
-  const source = (flags.run ?? flags.checkpoint) as string | undefined;
-  if (source === undefined || (flags.run !== undefined && flags.checkpoint !== undefined)) {
-    throw new ConfigError('give one of --run <dir> or --checkpoint <file>. See: contraseg eval --help');
-  }
+  const { source, series } = trainedModelSource(flags, 'eval');
   return {
-    source, series: flags.best === true ? 'best' : 'finetune', split: flags.split as string,
+    source, series, split: flags.split as string,
     ...(flags.dataset === undefined ? {} : { dataset: flags.dataset as DatasetSource['kind'] }),
     ...(flags.root === undefined ? {} : { root: flags.root as string }),
     flip: flags.flip === true, scales: flags.scales as number[], json: flags.json === true,

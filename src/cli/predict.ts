@@ -9,7 +9,7 @@ import { colourMaskPng, overlayPng, DEFAULT_OVERLAY_OPACITY } from '../report/ma
 import { tensor } from '../torch/creation.js';
 import { noGrad, scope } from '../torch/scope.js';
 import { loadTrainedModel } from '../train/load-model.js';
-import { parseCommander, quietCommand, type CliIO } from './args.js';
+import { parseCommander, quietCommand, trainedModelSource, type CliIO } from './args.js';
 import { expandInputs, outputPaths } from './inputs.js';
 
 /** Validated options of `contraseg predict`. */
@@ -49,13 +49,10 @@ export const predictUsage = (): string => buildCommand().helpInformation() + EXA
 export function parsePredictArgs(argv: readonly string[]): PredictOptions {
   const command = buildCommand();
   const flags = parseCommander(command, 'predict', argv);
-  const source = (flags.run ?? flags.checkpoint) as string | undefined;
-  if (source === undefined || (flags.run !== undefined && flags.checkpoint !== undefined)) {
-    throw new ConfigError('give one of --run <dir> or --checkpoint <file>. See: contraseg predict --help');
-  }
+  const { source, series } = trainedModelSource(flags, 'predict');
   const opacity = flags.opacity as number;
   if (!(opacity >= 0 && opacity <= 1)) throw new ConfigError(`--opacity: expected a number in [0, 1], got ${String(flags.opacity)}`);
-  return { source, series: flags.best === true ? 'best' : 'finetune', inputs: command.args, out: flags.out as string, opacity, flip: flags.flip === true };
+  return { source, series, inputs: command.args, out: flags.out as string, opacity, flip: flags.flip === true };
 }
 
 /** Runs `contraseg predict`: one forward per image at its native size. */
