@@ -1,5 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { liveTensorCount } from '../torch/scope.js';
@@ -61,4 +62,38 @@ test('stream() crosses epochs; stream({ epoch, batch }) resumes exactly where th
     await loader.dispose();
   }
   assert.equal(liveTensorCount(), before);
+});
+
+test('the workers\' decoded-sample cache changes no batch, and serves later epochs without reading the files again', async () => {
+  const copy = await temporaryFolder('contraseg-cache-');
+  try {
+    const cacheRoot = join(copy.path, 'camvid');
+    await writeCamVidFixture(cacheRoot, { train: Array.from({ length: 5 }, (_, i) => fixtureImage(`c${i}`, 30, 22, [0, 3, 5, 8], i)) });
+    const cachedData = await openDataset({ kind: 'camvid', root: cacheRoot, split: 'train' });
+    const options = { batchSize: 5, seed: 4, augment, views: { kind: 'single' } as const, workers: 1 };
+    const uncached = createLoader(cachedData, { ...options, cacheBytes: 0 });
+    const cached = createLoader(cachedData, options);
+    try {
+      const expected = await take(uncached, 3); // three epochs of one batch, every image decoded each time
+      const stream = cached.stream();
+      const first = await stream.next();
+      assert.ok(first.done !== true);
+      const got = [{ ids: first.value.ids, images: first.value.images.toArray() }];
+      first.value.dispose();
+      await rm(join(cacheRoot, 'train'), { recursive: true }); // every image of epoch 0 is cached now
+      for (let i = 0; i < 2; i++) {
+        const next = await stream.next();
+        assert.ok(next.done !== true);
+        got.push({ ids: next.value.ids, images: next.value.images.toArray() });
+        next.value.dispose();
+      }
+      await stream.return();
+      assert.deepEqual(got, expected);
+    } finally {
+      await uncached.dispose();
+      await cached.dispose();
+    }
+  } finally {
+    await copy.remove();
+  }
 });

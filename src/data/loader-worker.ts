@@ -1,16 +1,20 @@
 /**
- * Entry of a loader worker thread: rebuilds the file dataset from its descriptor, then answers batch
- * requests with typed arrays whose buffers are transferred, not copied. Never loads libtorch.
+ * Entry of a loader worker thread: rebuilds the file dataset from its descriptor (with a decoded-sample
+ * cache, loader-cache.ts), then answers batch requests with typed arrays whose buffers are transferred,
+ * not copied. Never loads libtorch.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildBatch, type BatchItem, type BatchRecipe, type RawBatch } from './batch.js';
 import { FileDataset } from './file-dataset.js';
+import { cacheSamples } from './loader-cache.js';
 import type { FileDatasetDescriptor } from './types.js';
 
 /** What the main thread passes at start-up. */
 export interface WorkerSetup {
   readonly descriptor: FileDatasetDescriptor;
   readonly recipe: BatchRecipe;
+  /** Bytes of decoded samples this worker keeps (0 = decode every time). */
+  readonly cacheBytes: number;
 }
 /** A request: build batch `id` from `items`. */
 export interface WorkerRequest {
@@ -25,7 +29,7 @@ export type WorkerReply =
 const port = parentPort;
 if (port !== null) {
   const setup = workerData as WorkerSetup;
-  const dataset = new FileDataset(setup.descriptor);
+  const dataset = cacheSamples(new FileDataset(setup.descriptor), setup.cacheBytes);
   port.on('message', (request: WorkerRequest) => {
     buildBatch(dataset, request.items, setup.recipe).then((batch) => {
       const transfer = [batch.images.buffer, batch.labels.buffer, ...(batch.distorted === null ? [] : [batch.distorted.buffer])];

@@ -15,7 +15,8 @@ import { tensor } from '../torch/creation.js';
 import type { Tensor } from '../torch/tensor.js';
 import { IMAGENET_MEAN, IMAGENET_STD, buildBatch, checkRecipe, type BatchItem, type BatchRecipe, type RawBatch } from './batch.js';
 import type { SegmentationDataset } from './types.js';
-import { WorkerPool } from './worker-pool.js';
+import { DEFAULT_LOADER_CACHE_BYTES } from './loader-cache.js';
+import { WorkerPool, startLoaderWorker } from './worker-pool.js';
 
 /** Which images a batch carries: one view, or the pair (I, Î) of contrastive pretraining. */
 export type LoaderViews =
@@ -41,6 +42,11 @@ export interface LoaderOptions<V extends LoaderViews = LoaderViews> {
   readonly workers?: number;
   /** Batches requested ahead of the consumer (default 2 per worker, at least 2). */
   readonly prefetch?: number;
+  /**
+   * Bytes of decoded images and masks the workers keep between epochs (default 256 MiB in all, split
+   * across the workers; 0 = decode every time): few labelled images are then decoded once, not every step.
+   */
+  readonly cacheBytes?: number;
   /**
    * Iteration-based training on few images: when the dataset holds fewer images than one batch, an epoch
    * is several independent permutations of it back to back (each repeated image gets its own
@@ -95,6 +101,7 @@ function checkOptions(dataset: SegmentationDataset, options: LoaderOptions): voi
   integer('seed', options.seed, 0);
   integer('workers', options.workers, 0);
   integer('prefetch', options.prefetch, 1);
+  integer('cacheBytes', options.cacheBytes, 0);
   if (dataset.length === 0) throw new ConfigError(`${dataset.name} holds no images; check the dataset root and split.`);
   if ((options.dropLast ?? options.shuffle ?? true) && options.batchSize > dataset.length && options.repeatToFill !== true) {
     throw new ConfigError(`loader batchSize ${options.batchSize} is larger than ${dataset.name} (${dataset.length} images) and dropLast is on, ` +
@@ -157,7 +164,8 @@ export function createLoader(dataset: SegmentationDataset, options: LoaderOption
   };
   checkRecipe(recipe);
   const workers = dataset.descriptor === undefined ? 0 : options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
-  const pool = workers > 0 && dataset.descriptor !== undefined ? new WorkerPool(dataset.descriptor, recipe, workers) : undefined;
+  const cacheBytes = Math.floor((options.cacheBytes ?? DEFAULT_LOADER_CACHE_BYTES) / Math.max(1, workers));
+  const pool = workers > 0 && dataset.descriptor !== undefined ? new WorkerPool(dataset.descriptor, recipe, workers, startLoaderWorker, cacheBytes) : undefined;
   const run = (items: BatchItem[]): Promise<RawBatch> => (pool === undefined ? buildBatch(dataset, items, recipe) : pool.run(items));
   const prefetch = options.prefetch ?? Math.max(2, 2 * workers);
   async function* epoch(index: number, startBatch = 0): AsyncGenerator<Batch | PairBatch, void, undefined> {

@@ -88,9 +88,12 @@ export class WorkerPool {
   private restartsWithoutProgress = 0;
   private nextRequestId = 0;
 
-  /** @param startWorker for tests (e.g. a worker that exits); the default runs loader-worker. */
-  constructor(descriptor: FileDatasetDescriptor, recipe: BatchRecipe, count: number, startWorker: StartWorker = startLoaderWorker) {
-    this.setup = { descriptor, recipe };
+  /**
+   * @param startWorker for tests (e.g. a worker that exits); the default runs loader-worker.
+   * @param cacheBytes decoded samples each worker keeps (loader-cache.ts); 0 decodes every time.
+   */
+  constructor(descriptor: FileDatasetDescriptor, recipe: BatchRecipe, count: number, startWorker: StartWorker = startLoaderWorker, cacheBytes = 0) {
+    this.setup = { descriptor, recipe, cacheBytes };
     this.startWorker = startWorker;
     for (let i = 0; i < count; i++) this.slots.push(this.spawn());
   }
