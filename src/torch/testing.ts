@@ -38,6 +38,18 @@ export interface OpCase {
   upstream: Record<string, TensorSpec>;
   grads: Record<string, TensorSpec>;
   tolerance?: Tolerance;
+  /** Per-element absolute allowances a generator derived from an error argument (replace `tolerance`). */
+  bounds?: CaseBounds;
+}
+
+/**
+ * Per-element absolute bounds written next to a case's expected values: one number per element of each
+ * output and input gradient, |contraseg - PyTorch| <= bound. `why` states the error argument.
+ */
+export interface CaseBounds {
+  why: string;
+  outputs: Record<string, number[]>;
+  grads: Record<string, number[]>;
 }
 
 /** A fixture file of src/torch/fixtures/. */
@@ -69,8 +81,44 @@ export function float32ChainBound(depth: number, reductionLength: number): numbe
   return 2 * depth * (nu / (1 - nu));
 }
 
-/** Default for float32 ops: PyTorch runs the same libtorch kernels, differences are rounding only. */
-export const FLOAT32_TOLERANCE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
+/**
+ * Rounding units one side may spend on an element of a case without generator bounds: such cases are
+ * elementwise maps, copies and reductions over at most 6 terms (softmax/logsumexp/normalize over a dim of
+ * <= 5, cross-entropy over 4 classes; longer reductions carry generator bounds), so an output or gradient
+ * element takes at most 16 float32 operations. +, -, *, /, sqrt are correctly rounded (1 u); libtorch's
+ * vectorised exp, log, tanh, pow (SLEEF u10 / the Vectorized fallbacks) stay within 4 ulp = 4 u relative
+ * (Higham, Sec. 2.2 for the model fl(x op y) = (x op y)(1 + d), |d| <= u). To first order one side's
+ * error is <= 16 x 4 u = 64 u times the largest intermediate magnitude, whatever instruction set, FMA
+ * contraction or evaluation order the CPU used.
+ */
+export const ELEMENTWISE_ROUNDINGS = 64;
+
+/**
+ * Default for float32 values compared with an independent float32 computation (PyTorch, or values worked
+ * by hand): both sides within ELEMENTWISE_ROUNDINGS u of the exact value, so 2 x 64 u = 128 u apart,
+ * relative to |expected| and, through atol, to intermediates of magnitude <= 1 (a cancelling difference).
+ * Cases whose intermediates are larger get atol scaled by their data (caseTolerance).
+ */
+export const FLOAT32_TOLERANCE: Tolerance = {
+  rtol: 2 * ELEMENTWISE_ROUNDINGS * FLOAT32_UNIT_ROUNDOFF,
+  atol: 2 * ELEMENTWISE_ROUNDINGS * FLOAT32_UNIT_ROUNDOFF,
+};
+
+/**
+ * The default allowance of a fixture case: FLOAT32_TOLERANCE with atol scaled by S, the largest magnitude
+ * among the case's float inputs, upstream gradients, outputs and expected gradients. The intermediates of
+ * the ops without generator bounds are such values or their products with a factor <= 1 (a softmax weight,
+ * a tanh, a clamp), so |intermediate| <= max(|expected|, S) and 128 u (|expected| + S) covers both sides.
+ */
+export function caseTolerance(testCase: OpCase): Tolerance {
+  let scale = 1;
+  const specs = [testCase.inputs, testCase.upstream, testCase.outputs, testCase.grads].flatMap((group) => Object.values(group));
+  for (const spec of specs) {
+    if (!spec.dtype.startsWith('float')) continue;
+    for (const value of specValues(spec)) if (Number.isFinite(value)) scale = Math.max(scale, Math.abs(value));
+  }
+  return { rtol: FLOAT32_TOLERANCE.rtol, atol: FLOAT32_TOLERANCE.atol * scale, why: 'caseTolerance: 128 u (|expected| + max |case value|)' };
+}
 
 const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -115,10 +163,14 @@ function coordinates(index: number, shape: number[]): number[] {
   return coords;
 }
 
-function matches(actual: number, expected: number, tolerance: Tolerance): boolean {
+function allowance(expected: number, tolerance: Tolerance, bound: number): number {
+  return tolerance.atol + tolerance.rtol * Math.abs(expected) + bound;
+}
+
+function matches(actual: number, expected: number, tolerance: Tolerance, bound: number): boolean {
   if (Number.isNaN(expected)) return Number.isNaN(actual);
   if (!Number.isFinite(expected)) return actual === expected;
-  return Math.abs(actual - expected) <= tolerance.atol + tolerance.rtol * Math.abs(expected);
+  return Math.abs(actual - expected) <= allowance(expected, tolerance, bound);
 }
 
 /**
@@ -127,7 +179,7 @@ function matches(actual: number, expected: number, tolerance: Tolerance): boolea
  * names the worst element (largest |diff| relative to its allowance), its coordinates and the count.
  */
 export function assertClose(actual: Tensor | ArrayLike<number>, expected: TensorSpec | ArrayLike<number>,
-  options: Partial<Tolerance> & { what?: string } = {}): void {
+  options: Partial<Tolerance> & { what?: string; bound?: ArrayLike<number> } = {}): void {
   const what = options.what ?? 'values';
   let shape: number[] | undefined;
   let exact = false;
@@ -141,14 +193,17 @@ export function assertClose(actual: Tensor | ArrayLike<number>, expected: Tensor
   const actualValues = actual instanceof Tensor ? actual.toArray() : Array.from(actual);
   assert.equal(actualValues.length, expectedValues.length, `${what}: ${actualValues.length} elements, expected ${expectedValues.length}`);
   const tolerance: Tolerance = exact ? { rtol: 0, atol: 0 } : { ...FLOAT32_TOLERANCE, ...options };
+  const bound = exact ? undefined : options.bound;
+  if (bound !== undefined) assert.equal(bound.length, expectedValues.length, `${what}: ${bound.length} bounds for ${expectedValues.length} elements`);
   let failures = 0;
   let worst = -1;
   let worstExcess = -1;
   for (let i = 0; i < expectedValues.length; i++) {
-    if (matches(actualValues[i], expectedValues[i], tolerance)) continue;
+    const elementBound = bound?.[i] ?? 0;
+    if (matches(actualValues[i], expectedValues[i], tolerance, elementBound)) continue;
     failures++;
-    const allowance = tolerance.atol + tolerance.rtol * Math.abs(expectedValues[i]);
-    const excess = Number.isFinite(expectedValues[i]) ? Math.abs(actualValues[i] - expectedValues[i]) / (allowance || 1) : Infinity;
+    const allowed = allowance(expectedValues[i], tolerance, elementBound);
+    const excess = Number.isFinite(expectedValues[i]) ? Math.abs(actualValues[i] - expectedValues[i]) / (allowed || 1) : Infinity;
     if (!(excess <= worstExcess)) {
       worst = i;
       worstExcess = excess;
@@ -156,7 +211,8 @@ export function assertClose(actual: Tensor | ArrayLike<number>, expected: Tensor
   }
   if (failures === 0) return;
   const where = shape === undefined ? `index ${worst}` : `[${coordinates(worst, shape).join(', ')}]`;
-  assert.fail(`${what}: ${failures} of ${expectedValues.length} elements differ (rtol=${tolerance.rtol}, atol=${tolerance.atol}); ` +
+  const bounded = bound === undefined ? '' : `, per-element bound ${bound[worst]}`;
+  assert.fail(`${what}: ${failures} of ${expectedValues.length} elements differ (rtol=${tolerance.rtol}, atol=${tolerance.atol}${bounded}); ` +
     `worst at ${where}: got ${actualValues[worst]}, expected ${expectedValues[worst]} ` +
     `(|diff| = ${Math.abs(actualValues[worst] - expectedValues[worst])})`);
 }
@@ -182,7 +238,9 @@ export function assertNoLeak(what: string, fn: () => void): void {
  * everything runs in a scope and must leave liveTensorCount unchanged.
  */
 export function checkOpCase(testCase: OpCase, fn: OpFn): void {
-  const tolerance = testCase.tolerance ?? FLOAT32_TOLERANCE;
+  // Generator bounds replace the default; an explicit tolerance (e.g. exact for seeded draws) wins over both.
+  const bounds = testCase.bounds;
+  const tolerance = testCase.tolerance ?? (bounds === undefined ? caseTolerance(testCase) : { rtol: 0, atol: 0 });
   assertNoLeak(testCase.name, () => {
     const inputs: Record<string, Tensor> = {};
     for (const [name, spec] of Object.entries(testCase.inputs)) inputs[name] = tensorFromSpec(spec, name in testCase.grads);
@@ -190,7 +248,7 @@ export function checkOpCase(testCase: OpCase, fn: OpFn): void {
     const outputs = result instanceof Tensor ? { out: result } : result;
     assert.deepEqual(Object.keys(outputs).sort(), Object.keys(testCase.outputs).sort(), `${testCase.name}: output names`);
     for (const [name, spec] of Object.entries(testCase.outputs)) {
-      assertClose(outputs[name], spec, { ...tolerance, what: `${testCase.name}: output '${name}'` });
+      assertClose(outputs[name], spec, { ...tolerance, bound: bounds?.outputs[name], what: `${testCase.name}: output '${name}'` });
     }
     if (Object.keys(testCase.grads).length === 0) return;
     let loss: Tensor | undefined;
@@ -203,7 +261,7 @@ export function checkOpCase(testCase: OpCase, fn: OpFn): void {
     for (const [name, spec] of Object.entries(testCase.grads)) {
       const grad = inputs[name].grad;
       assert.ok(grad !== null, `${testCase.name}: input '${name}' has no gradient after backward()`);
-      assertClose(grad, spec, { ...tolerance, what: `${testCase.name}: gradient of '${name}'` });
+      assertClose(grad, spec, { ...tolerance, bound: bounds?.grads[name], what: `${testCase.name}: gradient of '${name}'` });
     }
   });
 }
