@@ -4,3 +4,4 @@ export {
   PAPER_TEMPERATURE, DEFAULT_IGNORE_INDEX,
   type PixelContrastiveOptions, type CrossImageContrastiveOptions, type OfficialContrastiveOptions,
 } from './pixel-contrastive.js';
+export { contrastiveLossFloor, type ContrastiveLossKind, type LossFloorOptions } from './loss-floor.js';
