@@ -9,3 +9,4 @@ export * from './eval/index.js';
 export * from './train/index.js';
 export * from './report/index.js';
 export * from './errors.js';
+export * from './deploy/index.js';

@@ -31,14 +31,22 @@ export async function readDatasetFile(file: string, role: string): Promise<Buffe
  * @throws DatasetError naming the file if it is missing, truncated or not an image.
  */
 export async function decodeImage(file: string): Promise<DecodedImage> {
-  const bytes = await readDatasetFile(file, 'image');
+  return decodeImageBytes(await readDatasetFile(file, 'image'), file);
+}
+
+/**
+ * Decodes encoded image bytes (PNG, JPEG, WebP, ...) to 8-bit RGB, as decodeImage does for a file.
+ * @throws DatasetError naming `name` (a file or a description such as 'request body') if the bytes are
+ * truncated, corrupt or not an image.
+ */
+export async function decodeImageBytes(bytes: Uint8Array, name?: string): Promise<DecodedImage> {
   try {
     const { data, info } = await sharp(bytes, { failOn: 'error' }).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (error) {
-    throw new DatasetError(`cannot decode image (${(error as Error).message.trim()}). The file is truncated, corrupt or not an image; re-export or re-download it.`, file);
+    throw new DatasetError(`cannot decode image (${(error as Error).message.trim()}). The file is truncated, corrupt or not an image; re-export or re-download it.`, name);
   }
 }
 
@@ -61,8 +69,13 @@ export async function decodeLabelValues(file: string): Promise<DecodedImage> {
     throw new DatasetError(`cannot decode mask (${(error as Error).message.trim()}). The file is truncated, corrupt or not an image.`, file);
   }
   if (channels !== 1) throw colourMaskError(file);
-  const { data, info } = await sharp(bytes, { failOn: 'error' }).extractChannel(0).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  try {
+    // metadata() reads the header only: the pixels can still be truncated or corrupt.
+    const { data, info } = await sharp(bytes, { failOn: 'error' }).extractChannel(0).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch (error) {
+    throw new DatasetError(`cannot decode mask (${(error as Error).message.trim()}). The file is truncated, corrupt or not an image.`, file);
+  }
 }
 
 function colourMaskError(file: string): DatasetError {
