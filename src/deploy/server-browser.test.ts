@@ -1,0 +1,105 @@
+/**
+ * The web demo in a real browser: headless Debian chromium (playwright-core, which downloads no browser)
+ * on the page served by the server module over loopback. The model comes from /model.onnx and then from
+ * the file picker; the mask drawn on the page's canvas must equal the Node segmenter's (>= 99.9% of
+ * pixels; float32 wasm vs onnxruntime-node kernels may differ in the last bits only at near ties), agree
+ * with PyTorch's, and the timing text must appear. The screenshot goes to $CONTRASEG_ARTIFACTS (default
+ * <tmp>/contraseg-artifacts)/web-demo.png; with CONTRASEG_UPDATE_DOCS=1 also to docs/web-demo.png (committed).
+ * Skipped, saying how to install it, where /usr/bin/chromium is missing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { maskAgreement, readWebFixtures } from './server-fixtures.js';
+import { packageRoot } from './server-http.js';
+import { startServer } from './server.js';
+import { testSegmenter } from './server-test-segmenter.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install it with \`apt-get install chromium\` (Debian) to run the web demo's browser test`;
+const DOCS_SCREENSHOT = join(packageRoot(), 'docs', 'web-demo.png');
+
+/** The class ids shown on the mask canvas: each pixel's colour looked up in the class colours (255 = no class colour). */
+async function shownMask(page: Page, colours: readonly (readonly number[])[]): Promise<Uint8Array> {
+  const rgba = await page.evaluate(() => {
+    const canvas = document.getElementById('mask-canvas') as HTMLCanvasElement;
+    return Array.from(canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? []);
+  });
+  const idOf = new Map(colours.map((colour, classId) => [colour.join(','), classId]));
+  return Uint8Array.from({ length: rgba.length / 4 }, (_unused, pixel) => idOf.get(rgba.slice(pixel * 4, pixel * 4 + 3).join(',')) ?? 255);
+}
+
+async function waitForRuns(page: Page, runs: number): Promise<void> {
+  await page.waitForFunction((count) => document.body.dataset.runs === String(count) || document.body.dataset.status === 'error', runs, { timeout: 120_000 });
+  const status = await page.textContent('#status');
+  assert.notEqual(await page.getAttribute('body', 'data-status'), 'error', `page status: ${status}`);
+}
+
+test('web demo in headless chromium: model from the server and from a picked file, mask = Node segmenter\'s, timing shown', { skip, timeout: 300_000 }, async () => {
+  const fixtures = readWebFixtures();
+  const segmenter = await testSegmenter(fixtures.modelFile);
+  const server = await startServer({
+    modelBytes: readFileSync(fixtures.modelFile), modelName: 'tiny.onnx', segmenter, classNames: segmenter.classNames, host: '127.0.0.1', port: 0,
+  });
+  const folder = await mkdtemp(join(tmpdir(), 'contraseg-web-'));
+  const context = await chromium.launchPersistentContext(join(folder, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1000, height: 820 },
+  });
+  try {
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console error: ${message.text()}`); });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('response', (response) => { if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`); });
+    const foreign: string[] = [];
+    page.on('request', (request) => { if (!request.url().startsWith(server.url) && !request.url().startsWith('blob:') && !request.url().startsWith('data:')) foreign.push(request.url()); });
+
+    await page.goto(`${server.url}/`, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.body.dataset.model !== undefined, undefined, { timeout: 120_000 });
+    assert.equal(await page.getAttribute('body', 'data-model'), 'loaded', `page status: ${await page.textContent('#status')}`);
+    assert.equal(await page.evaluate(() => window.crossOriginIsolated), true, 'COOP + COEP make the page cross-origin isolated (wasm threads)');
+    assert.match(await page.textContent('#model-info') ?? '', /4 classes, (wasm, \d+ threads?|webgpu)/);
+
+    await page.setInputFiles('#image-input', fixtures.imageFile);
+    await waitForRuns(page, 1);
+    const own = await segmenter.segment(fixtures.imagePng);
+    const shown = await shownMask(page, own.colours);
+    assert.equal(shown.length, fixtures.width * fixtures.height);
+    const withNode = maskAgreement(shown, own.mask);
+    assert.ok(withNode >= 0.999, `page mask agrees with the Node segmenter on ${(100 * withNode).toFixed(3)}% of pixels`);
+    const withTorch = maskAgreement(shown, fixtures.expectedMask);
+    assert.ok(withTorch >= 0.999 && withTorch >= 1 - fixtures.nearTies / shown.length, `page mask agrees with PyTorch on ${(100 * withTorch).toFixed(3)}%`);
+    assert.match(await page.textContent('#timing') ?? '', /^Inference: \d+\.\d ms for 83×61 on (wasm|webgpu)/);
+    const legend = await page.$$eval('#legend li', (items) => items.map((item) => item.querySelector('.name')?.textContent));
+    assert.deepEqual(legend, fixtures.classNames);
+
+    await page.fill('#opacity', '0.8');
+    await page.dispatchEvent('#opacity', 'input');
+    assert.equal(await page.$eval('#mask-canvas', (canvas) => (canvas as HTMLCanvasElement).style.opacity), '0.8');
+    const artifacts = process.env.CONTRASEG_ARTIFACTS ?? join(tmpdir(), 'contraseg-artifacts');
+    await mkdir(artifacts, { recursive: true });
+    const screenshot = await page.screenshot({ path: join(artifacts, 'web-demo.png'), fullPage: true });
+    if (process.env.CONTRASEG_UPDATE_DOCS === '1') await writeFile(DOCS_SCREENSHOT, screenshot);
+    console.log(`web demo screenshot: ${join(artifacts, 'web-demo.png')}`);
+
+    // the same model through the file picker: loaded anew, the current image segmented again
+    await page.setInputFiles('#model-input', fixtures.modelFile);
+    await waitForRuns(page, 2);
+    assert.deepEqual(await shownMask(page, own.colours), shown);
+    assert.match(await page.textContent('#model-info') ?? '', /^tiny\.onnx: 4 classes/);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(foreign, [], 'nothing fetched from outside the server');
+  } finally {
+    await context.close();
+    await server.close();
+    await segmenter.dispose();
+    await rm(folder, { recursive: true, force: true });
+  }
+});
