@@ -53,11 +53,13 @@ export function isTempName(name: string, prefix: string): boolean {
 }
 
 /**
- * Writes `bytes` to `file` durably and atomically (see the file comment).
+ * Writes `bytes` to `file` durably and atomically (see the file comment). `beforeRename` runs once the
+ * temp file is complete and synced, just before it is renamed into place (the test-only slow-checkpoint
+ * pause uses it).
  * @throws CheckpointError naming `file` and the system's reason (ENOSPC, EROFS, ENOTDIR...); the temp
  * file is removed and whatever was under `file` before is untouched.
  */
-export function writeDurable(io: CheckpointFs, file: string, bytes: Uint8Array): void {
+export function writeDurable(io: CheckpointFs, file: string, bytes: Uint8Array, beforeRename?: () => void): void {
   const temp = tempPathFor(file);
   try {
     const fd = io.openSync(temp, 'w');
@@ -67,6 +69,7 @@ export function writeDurable(io: CheckpointFs, file: string, bytes: Uint8Array):
     } finally {
       io.closeSync(fd);
     }
+    beforeRename?.();
     io.renameSync(temp, file);
   } catch (error) {
     removeQuietly(io, temp);
@@ -103,6 +106,28 @@ export function syncDirectory(io: CheckpointFs, directory: string): void {
   } finally {
     if (fd !== undefined) io.closeSync(fd);
   }
+}
+
+/**
+ * TEST ONLY: the environment variable that makes every checkpoint write pause this many milliseconds
+ * between writing its temp file and renaming it into place, so that a crash test's SIGKILL can land in
+ * the middle of a save (src/train/sigkill.test.ts). Unset (the normal case), saves never wait.
+ */
+export const SLOW_CHECKPOINT_ENV = 'CONTRASEG_TEST_SLOW_CHECKPOINT_MS';
+
+/**
+ * The test-only pause of SLOW_CHECKPOINT_ENV as a beforeRename callback, or undefined when it is unset.
+ * @throws CheckpointError when it is set to something other than a non-negative number of milliseconds.
+ */
+export function testCheckpointPause(): (() => void) | undefined {
+  const text = process.env[SLOW_CHECKPOINT_ENV];
+  if (text === undefined || text === '') return undefined;
+  const ms = Number(text);
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new CheckpointError(`${SLOW_CHECKPOINT_ENV} (test only) must be a number of milliseconds >= 0, got ${JSON.stringify(text)}; unset it outside tests`);
+  }
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  return () => { Atomics.wait(cell, 0, 0, ms); }; // a synchronous sleep: saves are synchronous
 }
 
 /** Reads a whole file. @throws CheckpointError "missing file" or "cannot read" naming it. */

@@ -19,7 +19,7 @@ import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, POINTER_FORMAT, decodeChecked, encodeChecked, expectJson, modelFingerprint, sha256Hex,
   type CheckpointMeta, type JsonValue, type LoaderPosition, type Stage,
 } from './checkpoint-format.js';
-import { nodeFs, pathKind, readBytes, syncDirectory, writeDurable, type CheckpointFs } from './checkpoint-io.js';
+import { nodeFs, pathKind, readBytes, syncDirectory, testCheckpointPause, writeDurable, type CheckpointFs } from './checkpoint-io.js';
 import { MODEL_PREFIX, OPTIMIZER_PREFIX, restoreCheckpoint, shapesOf, type RestoreTargets, type RestoredState } from './checkpoint-restore.js';
 import {
   CHECKPOINT_DIR, checkpointFileNames, expectSeriesName, findLatest, jsonNameForTensors, nextSequence, pointerFileName, pruneSeries,
@@ -118,10 +118,11 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
     ...fields,
   };
   // Order matters: tensors, then the JSON naming them, then the pointer (the commit point).
-  writeDurable(io, join(directory, names.tensors), bytes);
-  writeDurable(io, join(directory, names.json), encodeChecked(meta));
+  const pause = testCheckpointPause();
+  writeDurable(io, join(directory, names.tensors), bytes, pause);
+  writeDurable(io, join(directory, names.json), encodeChecked(meta), pause);
   writeDurable(io, join(directory, pointerFileName(name)),
-    encodeChecked({ format: POINTER_FORMAT, version: CHECKPOINT_VERSION, checkpoint: names.json, sequence, step: content.step }));
+    encodeChecked({ format: POINTER_FORMAT, version: CHECKPOINT_VERSION, checkpoint: names.json, sequence, step: content.step }), pause);
   pruneSeries(io, directory, name, names.json, keep);
   return join(directory, names.json);
 }

@@ -114,6 +114,10 @@ export const evalSchema = z.object({
   scales: z.array(z.number().positive()).min(1).default([1]),
 }).strict();
 
+/** What a step with a NaN/Inf loss or gradient does (runSchema.nanPolicy). */
+export const NAN_POLICIES = ['stop', 'skip'] as const;
+export type NanPolicy = (typeof NAN_POLICIES)[number];
+
 /** Every training method: the contrastive losses (two stages) or plain cross-entropy (`ce`). */
 export const METHODS = ['ce', 'within', 'cross', 'batch', 'official'] as const;
 export type Method = (typeof METHODS)[number];
@@ -128,6 +132,14 @@ export const runSchema = z.object({
   checkpointEvery: positiveInt.default(100),
   /** A metrics line every N steps. */
   logEvery: positiveInt.default(10),
+  /**
+   * A non-finite (NaN/Inf) loss or gradient: 'stop' throws NumericalError naming the stage and step, leaving
+   * the last good checkpoint; 'skip' drops that step's update (weights, optimiser state and BatchNorm
+   * statistics stay as they were), logs it to metrics.jsonl and goes on, up to maxNanSkips in a row.
+   */
+  nanPolicy: z.enum(NAN_POLICIES).default('stop'),
+  /** With nanPolicy 'skip': this many consecutive skipped steps stop the run with NumericalError. */
+  maxNanSkips: positiveInt.default(5),
   /** `train` also trains the cross-entropy baseline with the same labels and total steps, and prints both. */
   baseline: z.boolean().default(false),
   data: dataSchema,

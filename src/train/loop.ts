@@ -6,9 +6,11 @@
 import type { Batch, Loader, LoaderPosition } from '../data/loader.js';
 import type { Optimizer, Schedule } from '../torch/optim/index.js';
 import type { Tensor } from '../torch/tensor.js';
-import { scope } from '../torch/scope.js';
+import { keep, noGrad, scope } from '../torch/scope.js';
 import { clipGradNorm } from '../torch/clip-grad.js';
+import { native } from '../torch/native.js';
 import { InterruptedError, NumericalError } from '../errors.js';
+import type { NanPolicy } from './config.js';
 
 /** The two stages of the method; the cross-entropy baseline is a fine-tuning stage from scratch. */
 export type StageName = 'pretrain' | 'finetune';
@@ -27,6 +29,22 @@ export interface StepRecord {
   readonly imagesPerSecond: number;
   /** Seconds since the stage (or its resumed part) started. */
   readonly seconds: number;
+  /** True when this step's update was skipped for a non-finite loss or gradient (nanPolicy 'skip'). */
+  readonly skipped?: true;
+  /** Steps skipped so far in this stage (or its resumed part), when any was. */
+  readonly skippedSteps?: number;
+}
+
+/** What a NaN/Inf loss or gradient does (RunConfig.nanPolicy and maxNanSkips). */
+export interface NanGuard {
+  readonly policy: NanPolicy;
+  /** Consecutive skipped steps that stop the run (policy 'skip'). */
+  readonly maxSkips: number;
+  /**
+   * Module state a forward pass changes besides the parameters (BatchNorm running statistics): saved
+   * before each step and put back when the step is skipped. Borrowed.
+   */
+  readonly buffers: readonly Tensor[];
 }
 
 /** What one stage needs to run. Every callback is synchronous except evaluate. */
@@ -52,6 +70,8 @@ export interface StageSpec<B extends Batch> {
   onStep(record: StepRecord): void;
   /** Checked after every step: when aborted, the loop writes a checkpoint and throws InterruptedError. */
   readonly signal?: AbortSignal;
+  /** Default: stop at the first non-finite loss or gradient. */
+  readonly nanGuard?: NanGuard;
 }
 
 /** The loader position of the batch that step `step` (0-based) consumes. */
@@ -59,52 +79,118 @@ export function positionOfStep(step: number, batchesPerEpoch: number): LoaderPos
   return { epoch: Math.floor(step / batchesPerEpoch), batch: step % batchesPerEpoch };
 }
 
+/** One step's result: its loss and, with clipping, the gradient norm; `skipped` when its update was dropped. */
+interface StepOutcome {
+  loss: number;
+  gradNorm?: number;
+  skipped?: true;
+}
+
+/** Sum of every gradient entry: NaN or +-Inf exactly when some gradient is (one pass, one sync). */
+function gradientSum(params: readonly Tensor[]): number {
+  return scope(() => {
+    const sums = params.flatMap((param) => (param.grad === null ? [] : [param.grad.sum()]));
+    return sums.length === 0 ? 0 : sums.reduce((sum, next) => sum.add(next)).item();
+  });
+}
+
+/**
+ * One optimisation step: forward, finiteness check of the loss, backward, clipping, finiteness check of
+ * the gradients, update. A non-finite loss or gradient throws NumericalError (policy 'stop') or returns
+ * skipped with nothing updated (policy 'skip'; the caller restores the buffers).
+ */
+function attemptStep<B extends Batch>(spec: StageSpec<B>, batch: B, step: number, lastSaved: number): StepOutcome {
+  const policy = spec.nanGuard?.policy ?? 'stop';
+  const params = spec.optimizer.params;
+  const kept = lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) was kept` : 'no checkpoint of this stage was written yet';
+  const nonFinite = (what: string): never => {
+    throw new NumericalError(`${spec.stage}: ${what} at step ${step + 1}; ${kept}. ` +
+      'Lower the learning rate, add warm-up steps or set gradClip; or --nan-policy skip to drop such steps.');
+  };
+  return scope((): StepOutcome => {
+    const loss = spec.lossOf(batch);
+    const value = loss.item();
+    if (!Number.isFinite(value)) return policy === 'skip' ? { loss: value, skipped: true } : nonFinite(`the loss is ${value}`);
+    spec.optimizer.zeroGrad();
+    loss.backward();
+    const gradNorm = spec.gradClip === null ? undefined : clipGradNorm(params, spec.gradClip);
+    const check = gradNorm ?? gradientSum(params);
+    if (!Number.isFinite(check)) {
+      if (policy === 'skip') {
+        spec.optimizer.zeroGrad();
+        return { loss: value, skipped: true };
+      }
+      return nonFinite(gradNorm === undefined ? 'a gradient is not finite' : `the gradient norm is ${gradNorm}`);
+    }
+    spec.optimizer.step();
+    return gradNorm === undefined ? { loss: value } : { loss: value, gradNorm };
+  });
+}
+
+/** Copies of the guard's buffers when steps may be skipped (policy 'skip'), else none. The caller disposes them. */
+function snapshotBuffers(guard: NanGuard | undefined): Tensor[] {
+  if (guard?.policy !== 'skip') return [];
+  return guard.buffers.map((buffer) => keep(buffer.clone()));
+}
+
+function restoreBuffers(guard: NanGuard, saved: readonly Tensor[]): void {
+  noGrad(() => guard.buffers.forEach((buffer, i) => native.copyInto(buffer.handle, (saved[i] as Tensor).handle)));
+}
+
 /**
  * Runs steps startStep .. steps-1 of a stage. Each step: lr from the schedule, zero grads, forward,
  * backward, optional clipping, optimiser step, all inside a scope (no intermediate survives).
- * @throws NumericalError when the loss is not finite (the last checkpoint is left as it was);
- * InterruptedError after the checkpoint of the step during which `signal` was aborted.
+ * A step with a non-finite loss or gradient stops the run (nanGuard policy 'stop', the default) or is
+ * skipped (policy 'skip': no parameter, optimiser-state or buffer change; the step still counts).
+ * @throws NumericalError for a non-finite loss or gradient (policy 'stop'; the last checkpoint is left as
+ * it was) or after nanGuard.maxSkips consecutive skipped steps; InterruptedError after the checkpoint of
+ * the step during which `signal` was aborted.
  */
 export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<void> {
   if (spec.startStep >= spec.steps) return;
-  const params = spec.optimizer.params;
+  const guard = spec.nanGuard;
   const started = performance.now();
   let last = started;
   let step = spec.startStep;
+  let lastSaved = spec.startStep;
+  let skippedSteps = 0;
+  let skippedInARow = 0;
   const stream = spec.loader.stream(positionOfStep(step, spec.loader.batchesPerEpoch));
   for await (const batch of stream) {
     const lr = spec.schedule(step);
     spec.optimizer.lr = lr;
-    let result: { loss: number; gradNorm?: number };
+    let result: StepOutcome;
+    const saved = snapshotBuffers(guard);
     try {
-      result = scope(() => {
-        const loss = spec.lossOf(batch);
-        const value = loss.item();
-        if (!Number.isFinite(value)) {
-          throw new NumericalError(`${spec.stage}: the loss is ${value} at step ${step + 1}; the last checkpoint was kept. ` +
-            'Lower the learning rate, add warm-up steps or set gradClip.');
-        }
-        spec.optimizer.zeroGrad();
-        loss.backward();
-        const gradNorm = spec.gradClip === null ? undefined : clipGradNorm(params, spec.gradClip);
-        if (gradNorm !== undefined && !Number.isFinite(gradNorm)) {
-          throw new NumericalError(`${spec.stage}: the gradient norm is ${gradNorm} at step ${step + 1}; the last checkpoint was kept.`);
-        }
-        spec.optimizer.step();
-        return gradNorm === undefined ? { loss: value } : { loss: value, gradNorm };
-      });
+      result = attemptStep(spec, batch, step, lastSaved);
+      if (result.skipped === true && guard !== undefined) restoreBuffers(guard, saved);
     } finally {
       batch.dispose();
+      for (const buffer of saved) buffer.dispose();
+    }
+    if (result.skipped === true) {
+      skippedSteps += 1;
+      skippedInARow += 1;
+    } else {
+      skippedInARow = 0;
     }
     step += 1;
     const now = performance.now();
     spec.onStep({
-      stage: spec.stage, step, steps: spec.steps, lr, ...result,
+      stage: spec.stage, step, steps: spec.steps, lr, ...result, ...(skippedSteps > 0 ? { skippedSteps } : {}),
       imagesPerSecond: batch.ids.length / Math.max(1e-9, (now - last) / 1000), seconds: (now - started) / 1000,
     });
     last = now;
+    if (guard !== undefined && skippedInARow >= guard.maxSkips) {
+      throw new NumericalError(`${spec.stage}: ${skippedInARow} steps in a row (up to step ${step}) had a non-finite loss or gradient and were ` +
+        `skipped (maxNanSkips = ${guard.maxSkips}); ${lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) was kept` : 'no checkpoint of this stage was written'}. ` +
+        'Lower the learning rate, add warm-up steps or set gradClip.');
+    }
     const checkpointDue = step % spec.checkpointEvery === 0 || step === spec.steps;
-    if (checkpointDue || spec.signal?.aborted === true) spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
+    if (checkpointDue || spec.signal?.aborted === true) {
+      spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
+      lastSaved = step;
+    }
     if (spec.signal?.aborted === true) {
       const reason: unknown = spec.signal.reason;
       throw new InterruptedError(`${spec.stage} stopped after step ${step} of ${spec.steps}; its checkpoint is saved. Continue with --resume.`,

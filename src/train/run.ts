@@ -84,7 +84,7 @@ function save(runDir: string, series: string, model: Module, optimizer: Optimize
 
 function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined) {
   return (record: StepRecord): void => {
-    if (record.step % config.logEvery === 0 || record.step === record.steps) appendMetrics(runDir, { kind: 'step', ...record });
+    if (record.step % config.logEvery === 0 || record.step === record.steps || record.skipped === true) appendMetrics(runDir, { kind: 'step', ...record });
     events?.onStep?.(record);
   };
 }
@@ -118,6 +118,7 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
       saveCheckpoint: (step, position) => save(runDir, 'pretrain', model, optimizer, 'pretrain', step, position, config, data),
       evaluateEvery: 0,
       onStep: onStep(runDir, config, events),
+      nanGuard: { policy: config.nanPolicy, maxSkips: config.maxNanSkips, buffers: model.buffers() },
       ...(job.signal === undefined ? {} : { signal: job.signal }),
     });
     events?.onStageEnd?.('pretrain');
@@ -198,6 +199,7 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
         },
       }),
       onStep: onStep(runDir, config, events),
+      nanGuard: { policy: config.nanPolicy, maxSkips: config.maxNanSkips, buffers: model.buffers() },
       ...(job.signal === undefined ? {} : { signal: job.signal }),
     });
     events?.onStageEnd?.('finetune');
