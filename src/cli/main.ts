@@ -15,6 +15,7 @@ import { runTrainCommand } from './train-run.js';
 import { evalUsage, parseEvalArgs, runEval, type EvalOptions } from './eval.js';
 import { parsePredictArgs, predictUsage, runPredict, type PredictOptions } from './predict.js';
 import { parseSweepArgs, runSweep, sweepUsage, type SweepOptions } from './sweep.js';
+import { exportUsage, parseExportArgs, runExport, type ExportCommandOptions } from './export.js';
 
 /** A parsed command line. */
 export type Command =
@@ -23,7 +24,8 @@ export type Command =
   | { readonly kind: 'train'; readonly options: TrainOptions }
   | { readonly kind: 'eval'; readonly options: EvalOptions }
   | { readonly kind: 'predict'; readonly options: PredictOptions }
-  | { readonly kind: 'sweep'; readonly options: SweepOptions };
+  | { readonly kind: 'sweep'; readonly options: SweepOptions }
+  | { readonly kind: 'export'; readonly options: ExportCommandOptions };
 
 /** Usage of the whole tool. */
 export const USAGE = `usage: contraseg <command> [options]
@@ -33,7 +35,8 @@ commands:
   pretrain  stage 1 only: label-based pixel-wise contrastive pretraining
   finetune  stage 2 only: softmax fine-tuning from a pretrain run, or from scratch
   eval      per-class IoU, mIoU and pixel accuracy of a trained model at native resolution
-  predict   coloured mask PNGs and overlays for image files, folders or globs
+  predict   coloured mask PNGs and overlays for image files, folders or globs (a run, or an .onnx model)
+  export    a fine-tuned model as ONNX for onnxruntime (Node, browser)
   sweep     the label-efficiency study: methods x label budgets x seeds -> results.json, report.html
   info      dataset statistics: image count, sizes, class pixel shares
 
@@ -77,6 +80,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return wantsHelp ? { kind: 'help', text: predictUsage() } : { kind: 'predict', options: parsePredictArgs(rest) };
     case 'sweep':
       return wantsHelp ? { kind: 'help', text: sweepUsage() } : { kind: 'sweep', options: parseSweepArgs(rest) };
+    case 'export':
+      return wantsHelp ? { kind: 'help', text: exportUsage() } : { kind: 'export', options: parseExportArgs(rest) };
     default:
       throw new ConfigError(`unknown command "${name}".\n${USAGE}`);
   }
@@ -98,6 +103,8 @@ export async function runCommand(command: Command, io: CliIO): Promise<void> {
       return runPredict(command.options, io);
     case 'sweep':
       return runSweep(command.options, io);
+    case 'export':
+      return runExport(command.options, io);
     default: {
       const unreachable: never = command;
       throw new ConfigError(`unhandled command ${JSON.stringify(unreachable)}`);

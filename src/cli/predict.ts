@@ -1,21 +1,29 @@
-/** `contraseg predict`: coloured masks and overlays for images (a file, a folder or a glob) from a trained model. */
+/**
+ * `contraseg predict`: coloured masks and overlays for images (a file, a folder or a glob) from a trained
+ * model: a run or checkpoint through libtorch, or an exported .onnx file through onnxruntime-node.
+ */
 import { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { normalisedChw } from '../data/batch.js';
-import { decodeImage } from '../data/image-io.js';
+import { decodeImage, type DecodedImage } from '../data/image-io.js';
+import { load } from '../deploy/segmenter.js';
 import { predictMasks } from '../eval/predict.js';
 import { ConfigError } from '../errors.js';
-import { colourMaskPng, overlayPng, DEFAULT_OVERLAY_OPACITY } from '../report/mask-images.js';
+import { colourMaskPng, overlayPng, DEFAULT_OVERLAY_OPACITY, type RgbColour } from '../report/mask-images.js';
 import { tensor } from '../torch/creation.js';
 import { noGrad, scope } from '../torch/scope.js';
 import { loadTrainedModel } from '../train/load-model.js';
 import { parseCommander, quietCommand, trainedModelSource, type CliIO } from './args.js';
 import { expandInputs, outputPaths } from './inputs.js';
 
+/** Where the model comes from: a run / checkpoint (libtorch) or an exported .onnx file (onnxruntime-node). */
+export type PredictModelSource =
+  | { readonly kind: 'checkpoint'; readonly source: string; readonly series: 'finetune' | 'best' }
+  | { readonly kind: 'onnx'; readonly file: string };
+
 /** Validated options of `contraseg predict`. */
 export interface PredictOptions {
-  readonly source: string;
-  readonly series: 'finetune' | 'best';
+  readonly model: PredictModelSource;
   readonly inputs: string[];
   readonly out: string;
   readonly opacity: number;
@@ -27,6 +35,7 @@ Examples:
   contraseg predict --run runs/quick --out masks photo.jpg
   contraseg predict --run runs/quick --out masks ../shared/data/camvid_180x240/test
   contraseg predict --run runs/quick --best --out masks 'frames/*.png' --opacity 0.6
+  contraseg predict --model model.onnx --out masks photo.jpg     # an exported model (contraseg export), onnxruntime
 Writes <stem>.png (palette PNG whose values are the class ids) and <stem>-overlay.png per image.`;
 
 function buildCommand(): Command {
@@ -36,6 +45,7 @@ function buildCommand(): Command {
     .option('--run <dir>', 'run directory (or --checkpoint)')
     .option('--checkpoint <file>', 'a checkpoint JSON of a fine-tuned model')
     .option('--best', 'the best-val-mIoU checkpoint instead of the final one')
+    .option('--model <file.onnx>', 'an ONNX model written by contraseg export (instead of --run / --checkpoint)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--opacity <a>', 'overlay opacity in [0, 1]', Number, DEFAULT_OVERLAY_OPACITY)
     .option('--flip', 'test-time augmentation: average with the flipped image')
@@ -49,33 +59,69 @@ export const predictUsage = (): string => buildCommand().helpInformation() + EXA
 export function parsePredictArgs(argv: readonly string[]): PredictOptions {
   const command = buildCommand();
   const flags = parseCommander(command, 'predict', argv);
-  const { source, series } = trainedModelSource(flags, 'predict');
   const opacity = flags.opacity as number;
   if (!(opacity >= 0 && opacity <= 1)) throw new ConfigError(`--opacity: expected a number in [0, 1], got ${String(flags.opacity)}`);
-  return { source, series, inputs: command.args, out: flags.out as string, opacity, flip: flags.flip === true };
+  const flip = flags.flip === true;
+  return { model: modelSource(flags, flip), inputs: command.args, out: flags.out as string, opacity, flip };
 }
 
-/** Runs `contraseg predict`: one forward per image at its native size. */
+function modelSource(flags: Record<string, unknown>, flip: boolean): PredictModelSource {
+  if (flags.model === undefined) return { kind: 'checkpoint', ...trainedModelSource(flags, 'predict') };
+  const file = flags.model as string;
+  if (flags.run !== undefined || flags.checkpoint !== undefined || flags.best === true) {
+    throw new ConfigError('give either --model <file.onnx> or --run / --checkpoint [--best], not both. See: contraseg predict --help');
+  }
+  if (!file.endsWith('.onnx')) throw new ConfigError(`--model: expected an .onnx file written by contraseg export, got "${file}"; for a run use --run <dir>`);
+  if (flip) throw new ConfigError('--flip runs with the libtorch model only (--run / --checkpoint); an ONNX model predicts one view');
+  return { kind: 'onnx', file };
+}
+
+/** What the writer needs of a model: class ids of an image at its own size, the palette, and clean-up. */
+interface MaskPredictor {
+  readonly colours: readonly RgbColour[];
+  classIds(image: DecodedImage): Promise<Uint8Array>;
+  dispose(): Promise<void>;
+}
+
+function libtorchPredictor(source: string, series: 'finetune' | 'best', flip: boolean): MaskPredictor {
+  const trained = loadTrainedModel(source, series);
+  return {
+    colours: trained.colours,
+    classIds: async (image) => noGrad(() => scope(() => {
+      const input = tensor(normalisedChw(image.data, image.width, image.height), [1, 3, image.height, image.width]); // [1, 3, H, W]
+      const masks = predictMasks(trained.model, input, { flip }); // [1, H, W] int64
+      return Uint8Array.from(masks.toTypedArray() as BigInt64Array, (value) => Number(value));
+    })),
+    dispose: async () => trained.model.dispose(),
+  };
+}
+
+async function onnxPredictor(file: string): Promise<MaskPredictor> {
+  const segmenter = await load(file);
+  return {
+    colours: segmenter.metadata.colours,
+    classIds: async (image) => (await segmenter.segment(image)).mask,
+    dispose: () => segmenter.dispose(),
+  };
+}
+
+/** Runs `contraseg predict`: one forward per image at its native size, with libtorch or onnxruntime. */
 export async function runPredict(options: PredictOptions, io: CliIO): Promise<void> {
   const files = await expandInputs(options.inputs);
-  const trained = loadTrainedModel(options.source, options.series);
+  const source = options.model;
+  const predictor = source.kind === 'onnx' ? await onnxPredictor(source.file) : libtorchPredictor(source.source, source.series, options.flip);
   try {
     await mkdir(options.out, { recursive: true });
     const outputs = outputPaths(files, options.out);
     for (const [index, output] of outputs.entries()) {
       const image = await decodeImage(output.input);
-      const classIds = noGrad(() => scope(() => {
-        const input = tensor(normalisedChw(image.data, image.width, image.height), [1, 3, image.height, image.width]); // [1, 3, H, W]
-        const masks = predictMasks(trained.model, input, { flip: options.flip }); // [1, H, W] int64
-        return Uint8Array.from(masks.toTypedArray() as BigInt64Array, (value) => Number(value));
-      }));
-      const mask = { width: image.width, height: image.height, classIds };
-      await writeFile(output.mask, colourMaskPng(mask, trained.colours));
-      await writeFile(output.overlay, await overlayPng(image.data, mask, trained.colours, options.opacity));
+      const mask = { width: image.width, height: image.height, classIds: await predictor.classIds(image) };
+      await writeFile(output.mask, colourMaskPng(mask, predictor.colours));
+      await writeFile(output.overlay, await overlayPng(image.data, mask, predictor.colours, options.opacity));
       io.stderr(`[${index + 1}/${outputs.length}] ${output.input} -> ${output.mask}\n`);
     }
     io.stdout(`${outputs.length} image${outputs.length === 1 ? '' : 's'} segmented into ${options.out}\n`);
   } finally {
-    trained.model.dispose();
+    await predictor.dispose();
   }
 }
