@@ -15,6 +15,7 @@ import { runTrainCommand } from './train-run.js';
 import { evalUsage, parseEvalArgs, runEval, type EvalOptions } from './eval.js';
 import { parsePredictArgs, predictUsage, runPredict, type PredictOptions } from './predict.js';
 import { parseSweepArgs, runSweep, sweepUsage, type SweepOptions } from './sweep.js';
+import { parseServeArgs, runServe, serveUsage, type ServeOptions } from './serve.js';
 import { exportUsage, parseExportArgs, runExport, type ExportCommandOptions } from './export.js';
 
 /** A parsed command line. */
@@ -24,6 +25,7 @@ export type Command =
   | { readonly kind: 'train'; readonly options: TrainOptions }
   | { readonly kind: 'eval'; readonly options: EvalOptions }
   | { readonly kind: 'predict'; readonly options: PredictOptions }
+  | { readonly kind: 'serve'; readonly options: ServeOptions }
   | { readonly kind: 'sweep'; readonly options: SweepOptions }
   | { readonly kind: 'export'; readonly options: ExportCommandOptions };
 
@@ -38,6 +40,7 @@ commands:
   predict   coloured mask PNGs and overlays for image files, folders or globs (a run, or an .onnx model)
   export    a fine-tuned model as ONNX for onnxruntime (Node, browser)
   sweep     the label-efficiency study: methods x label budgets x seeds -> results.json, report.html
+  serve     an exported .onnx model: the browser demo page and POST /segment (image in, mask out)
   info      dataset statistics: image count, sizes, class pixel shares
 
 Start here:  contraseg train --preset camvid-quick --out runs/quick
@@ -78,6 +81,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return wantsHelp ? { kind: 'help', text: evalUsage() } : { kind: 'eval', options: parseEvalArgs(rest) };
     case 'predict':
       return wantsHelp ? { kind: 'help', text: predictUsage() } : { kind: 'predict', options: parsePredictArgs(rest) };
+    case 'serve':
+      return wantsHelp ? { kind: 'help', text: serveUsage() } : { kind: 'serve', options: parseServeArgs(rest) };
     case 'sweep':
       return wantsHelp ? { kind: 'help', text: sweepUsage() } : { kind: 'sweep', options: parseSweepArgs(rest) };
     case 'export':
@@ -101,6 +106,8 @@ export async function runCommand(command: Command, io: CliIO): Promise<void> {
       return runEval(command.options, io);
     case 'predict':
       return runPredict(command.options, io);
+    case 'serve':
+      return runServe(command.options, io);
     case 'sweep':
       return runSweep(command.options, io);
     case 'export':
