@@ -7,9 +7,10 @@
  * rounding only. Rounding errors of a length-n float32 dot product behave like a random walk, ~sqrt(n) u
  * relative (u = 2^-24); the longest reductions here are n <= 9 * 160 (3x3 conv of the decoder), i.e.
  * ~2.3e-6 per layer, accumulating over ~20-60 layers to ~1e-5 of the logit magnitude at most (measured:
- * 1e-6 to 2e-6 relative). The models are scaled to max |logit| = 10 on a probe (LOGIT_SCALE, the order of a
- * trained model's logits), so the required 1e-4 absolute is 1e-5 relative; the test also checks that the
- * logits really are of that order (>= 2), so it cannot pass on near-zero outputs. The worst-case bound
+ * 1e-6 to 2e-6 relative). The models are scaled to max |logit| = 5 on a probe (LOGIT_SCALE; 5-15 on the
+ * test images, the order of a trained model's logits), so the required 1e-4 absolute is >= 7e-6 relative,
+ * 3-7x the measured error; the test also checks that the logits really are of that order (>= 2), so it
+ * cannot pass on near-zero outputs. The worst-case bound
  * (float32ChainBound) would be far looser; 1e-4 is the deployment requirement of issue 11.
  * Argmax agreement >= 99.9%: pixels whose top two logits are closer than the difference may flip.
  */
@@ -105,12 +106,13 @@ describe('ONNX export: onnxruntime-node matches libtorch eval-mode logits', () =
         model?.dispose();
       });
       for (const [height, width] of testCase.sizes) {
-        it(`${height}x${width}: max |logit difference| <= 1e-4, argmax agreement >= 99.9%`, async () => {
+        it(`${height}x${width}: max |logit difference| <= 1e-4, argmax agreement >= 99.9%`, async (t) => {
           const expected = reference(model, height, width);
           const outputs = await session.run({ image: new ort.Tensor('float32', expected.input, [1, 3, height, width]) });
           const logits = outputs.logits as ort.Tensor;
           assert.deepEqual(logits.dims, [1, NUM_CLASSES, height, width]);
           const result = compare(logits.data as Float32Array, expected.logits, NUM_CLASSES, height * width);
+          t.diagnostic(`max |difference| ${result.maxDifference.toExponential(2)}, max |logit| ${result.maxLogit.toFixed(2)}, argmax agreement ${result.agreement}`);
           assert.ok(result.maxLogit >= 2 && result.maxLogit <= 40, `logits of the order of a trained model's, got max |logit| ${result.maxLogit}`);
           assert.ok(result.maxDifference <= MAX_ABS_DIFFERENCE,
             `max |difference| ${result.maxDifference} (${(result.maxDifference / result.maxLogit).toExponential(2)} of max |logit| ${result.maxLogit.toFixed(2)})`);
