@@ -9,11 +9,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../data/batch.js';
+import { exportOnnx } from './export.js';
+import { classTable, perturbedModel } from './parity-fixture.js';
 import { maskAgreement, readWebFixtures } from './server-fixtures.js';
 import { packageRoot } from './server-http.js';
 import { startServer } from './server.js';
@@ -39,7 +42,7 @@ async function waitForRuns(page: Page, runs: number): Promise<void> {
   assert.notEqual(await page.getAttribute('body', 'data-status'), 'error', `page status: ${status}`);
 }
 
-test('web demo in headless chromium: model from the server and from a picked file, mask = Node segmenter\'s, timing shown', { skip, timeout: 300_000 }, async () => {
+test('web demo in headless chromium: model from the server, from a picked file and from contraseg export; mask = Node segmenter\'s, timing shown', { skip, timeout: 300_000 }, async () => {
   const fixtures = readWebFixtures();
   const segmenter = await testSegmenter(fixtures.modelFile);
   const server = await startServer({
@@ -75,6 +78,7 @@ test('web demo in headless chromium: model from the server and from a picked fil
     const withNode = maskAgreement(shown, own.mask);
     assert.ok(withNode >= 0.999, `page mask agrees with the Node segmenter on ${(100 * withNode).toFixed(3)}% of pixels`);
     const withTorch = maskAgreement(shown, fixtures.expectedMask);
+    console.log(`tiny model: page mask = Node segmenter's on ${(100 * withNode).toFixed(3)}%, PyTorch's on ${(100 * withTorch).toFixed(3)}% of pixels`);
     assert.ok(withTorch >= 0.999 && withTorch >= 1 - fixtures.nearTies / shown.length, `page mask agrees with PyTorch on ${(100 * withTorch).toFixed(3)}%`);
     assert.match(await page.textContent('#timing') ?? '', /^Inference: \d+\.\d ms for 83×61 on (wasm|webgpu)/);
     const legend = await page.$$eval('#legend li', (items) => items.map((item) => item.querySelector('.name')?.textContent));
@@ -94,6 +98,28 @@ test('web demo in headless chromium: model from the server and from a picked fil
     await waitForRuns(page, 2);
     assert.deepEqual(await shownMask(page, own.colours), shown);
     assert.match(await page.textContent('#model-info') ?? '', /^tiny\.onnx: 4 classes/);
+
+    // a DeepLabV3+ written by contraseg's own exporter (every op it emits must run in onnxruntime-web)
+    const deeplabFile = join(folder, 'deeplab-resnet18.onnx');
+    const table = classTable(5);
+    const model = perturbedModel('resnet18', 16, 0.25, table.classNames.length);
+    try {
+      writeFileSync(deeplabFile, exportOnnx(model, { ...table, mean: IMAGENET_MEAN, std: IMAGENET_STD }));
+    } finally {
+      model.dispose();
+    }
+    const deeplab = await testSegmenter(deeplabFile);
+    try {
+      await page.setInputFiles('#model-input', deeplabFile);
+      await waitForRuns(page, 3);
+      const nodeMask = (await deeplab.segment(fixtures.imagePng)).mask;
+      const agreement = maskAgreement(await shownMask(page, deeplab.colours), nodeMask);
+      console.log(`exported DeepLabV3+: page mask = Node segmenter's on ${(100 * agreement).toFixed(3)}% of pixels`);
+      assert.ok(agreement >= 0.999, `exported DeepLabV3+: page mask agrees with the Node segmenter on ${(100 * agreement).toFixed(3)}% of pixels`);
+      assert.ok(new Set(nodeMask).size >= 2, 'the exported model predicts more than one class on the image');
+    } finally {
+      await deeplab.dispose();
+    }
     assert.deepEqual(problems, []);
     assert.deepEqual(foreign, [], 'nothing fetched from outside the server');
   } finally {
