@@ -1,3 +1,6 @@
+# Every src/*.cc is compiled (a new file needs a reconfigure: touch this file). src/distributed.cc uses
+# c10d's ProcessGroupGloo, whose header includes Gloo's (Debian: libgloo-dev); without them it builds
+# entry points that throw "unavailable".
 {
   "targets": [{
     "target_name": "contraseg_native",

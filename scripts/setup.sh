@@ -19,6 +19,11 @@ if [ -z "${LIBTORCH:-}" ] && ! [ -f /usr/include/ATen/ATen.h ] && ! python3 -c '
 fi
 # OpenBLAS: Debian's default reference BLAS makes convolutions ~7x slower.
 if command -v dpkg >/dev/null && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then need_apt+=(libopenblas0-pthread); fi
+# Gloo's headers (c10d's ProcessGroupGloo includes them) for distributed training; Debian's libtorch only.
+# Optional: without them the addon builds and the distributed entry points say how to get them.
+if [ -z "${LIBTORCH:-}" ] && [ -f /usr/include/ATen/ATen.h ] && ! [ -f /usr/include/gloo/context.h ]; then
+  if [ "$(id -u)" -eq 0 ]; then need_apt+=(libgloo-dev); else echo "contraseg setup: for distributed training also install libgloo-dev (sudo apt-get install -y libgloo-dev)" >&2; fi
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "contraseg setup: please install ${need_apt[*]} (Debian: sudo apt-get install -y ${need_apt[*]}), or set LIBTORCH=/path/to/libtorch" >&2

@@ -4,7 +4,7 @@
  */
 
 /** Stable machine-readable error codes. */
-export type ErrorCode = 'ENGINE' | 'CONFIG' | 'DATASET' | 'SHAPE' | 'CHECKPOINT' | 'STATE_DICT' | 'NUMERIC' | 'INTERRUPTED';
+export type ErrorCode = 'ENGINE' | 'CONFIG' | 'DATASET' | 'SHAPE' | 'CHECKPOINT' | 'STATE_DICT' | 'NUMERIC' | 'INTERRUPTED' | 'DISTRIBUTED';
 
 /** Base class of every contraseg error. */
 export class ContrasegError extends Error {
@@ -101,5 +101,21 @@ export class InterruptedError extends ContrasegError {
   constructor(message: string, signal?: NodeJS.Signals) {
     super('INTERRUPTED', message);
     this.signal = signal;
+  }
+}
+
+/** What went wrong in a distributed collective or rendezvous. */
+export type DistributedErrorKind = 'timeout' | 'peer' | 'store' | 'usage' | 'unavailable';
+
+/**
+ * A c10d / Gloo operation failed: a peer died or closed its connection (`peer`), a rendezvous or collective
+ * passed its timeout (`timeout`), the TCPStore could not bind or connect (`store`), a call was malformed
+ * (`usage`), or the addon was built without Gloo (`unavailable`).
+ */
+export class DistributedError extends ContrasegError {
+  readonly kind: DistributedErrorKind;
+  constructor(message: string, kind: DistributedErrorKind) {
+    super('DISTRIBUTED', message);
+    this.kind = kind;
   }
 }

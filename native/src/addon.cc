@@ -9,6 +9,7 @@ void registerShape(Napi::Env env, Napi::Object exports);
 void registerNn(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerExtensions(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
 }  // namespace cs
 
 // Runs once per Node environment (main thread, each worker thread): every piece of JS-facing state is
@@ -22,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   cs::registerNn(env, exports);
   cs::registerOptim(env, exports);
   cs::registerExtensions(env, exports);
+  cs::registerDistributed(env, exports);
   return exports;
 }
 

@@ -55,6 +55,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   SHAPE: 6,
   ENGINE: 7,
   NUMERIC: 8,
+  DISTRIBUTED: 9,
   INTERRUPTED: 130,
 };
 
