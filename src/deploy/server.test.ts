@@ -14,6 +14,17 @@ import { startServer, type RunningServer } from './server.js';
 import { testSegmenter, type TestSegmenter } from './server-test-segmenter.js';
 
 const fixtures = readWebFixtures();
+
+/** Writes raw bytes to the server and returns everything it answers until it closes the connection. */
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    let reply = '';
+    socket.on('data', (part) => { reply += part.toString(); });
+    socket.on('end', () => resolve(reply));
+    socket.on('error', reject);
+  });
+}
 const MAX_BODY = 256 * 1024;
 
 describe('contraseg serve: HTTP server', () => {
@@ -83,8 +94,9 @@ describe('contraseg serve: HTTP server', () => {
     const jpeg = await sharp(fixtures.imagePng).jpeg({ quality: 95 }).toBuffer();
     const response = await post(jpeg, '?format=json', { 'Content-Type': 'image/jpeg' });
     assert.equal(response.status, 200);
-    const body = await response.json() as { width: number; height: number };
+    const body = await response.json() as { width: number; height: number; mask: string };
     assert.deepEqual([body.width, body.height], [fixtures.width, fixtures.height]);
+    assert.deepEqual(new Uint8Array(Buffer.from(body.mask, 'base64')), (await segmenter.segment(jpeg)).mask, 'decoded as the segmenter decodes a JPEG');
   });
 
   test('garbage, a truncated PNG, an empty body, a wrong Content-Type, a bad format: 4xx with a JSON error, server alive', async () => {
@@ -124,14 +136,10 @@ describe('contraseg serve: HTTP server', () => {
     await assertJsonError(put, 405, /use GET or HEAD/);
     await assertJsonError(await fetch(`${server.url}/../../etc/passwd`), 404, /no such path/);
     await assertJsonError(await fetch(`${server.url}/fixtures/tiny.onnx`), 404, /no such path/);
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(server.port, '127.0.0.1', () => socket.write('\x00\xff garbage \r\n\r\n'));
-      let text = '';
-      socket.on('data', (part) => { text += part.toString(); });
-      socket.on('end', () => resolve(text));
-      socket.on('error', reject);
-    });
+    const reply = await rawRequest(server.port, '\x00\xff garbage \r\n\r\n');
     assert.match(reply, /^HTTP\/1\.1 400/);
+    const badTarget = await rawRequest(server.port, 'GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(badTarget, /^HTTP\/1\.1 400/);
     await assertAlive();
   });
 

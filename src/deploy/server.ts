@@ -111,7 +111,13 @@ async function closeServer(server: Server, queue: SerialQueue): Promise<void> {
 }
 
 async function handle(context: Context, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const url = new URL(request.url ?? '/', 'http://localhost');
+  let url: URL;
+  try {
+    url = new URL(request.url ?? '/', 'http://localhost');
+  } catch {
+    sendError(response, new HttpError(400, `cannot parse the request target ${JSON.stringify(request.url)}`), true);
+    return;
+  }
   const method = request.method ?? 'GET';
   const route = routeOf(context, url.pathname);
   if (route === undefined) {
