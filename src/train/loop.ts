@@ -11,6 +11,7 @@ import { clipGradNorm } from '../torch/clip-grad.js';
 import { native } from '../torch/native.js';
 import { InterruptedError, NumericalError } from '../errors.js';
 import type { NanPolicy } from './config.js';
+import { stepProfile } from './step-profile.js';
 
 /** The two stages of the method; the cross-entropy baseline is a fine-tuning stage from scratch. */
 export type StageName = 'pretrain' | 'finetune';
@@ -156,7 +157,9 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
   let skippedSteps = 0;
   let skippedInARow = 0;
   const stream = spec.loader.stream(positionOfStep(step, spec.loader.batchesPerEpoch));
+  const profile = stepProfile(spec.stage); // CONTRASEG_STEP_PROFILE only
   for await (const batch of stream) {
+    profile?.mark('wait');
     const lr = spec.schedule(step);
     spec.optimizer.lr = lr;
     let result: StepOutcome;
@@ -164,10 +167,12 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
     try {
       result = attemptStep(spec, batch, step, lastSaved);
       if (result.skipped === true && guard !== undefined) restoreBuffers(guard, saved);
+      profile?.mark('step');
     } finally {
       batch.dispose();
       for (const buffer of saved) buffer.dispose();
     }
+    profile?.mark('free');
     if (result.skipped === true) {
       skippedSteps += 1;
       skippedInARow += 1;
@@ -181,6 +186,7 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
       imagesPerSecond: batch.ids.length / Math.max(1e-9, (now - last) / 1000), seconds: (now - started) / 1000,
     });
     last = now;
+    profile?.mark('onStep');
     if (guard !== undefined && skippedInARow >= guard.maxSkips) {
       throw new NumericalError(`${spec.stage}: ${skippedInARow} steps in a row (up to step ${step}) had a non-finite loss or gradient and were ` +
         `skipped (maxNanSkips = ${guard.maxSkips}); ${lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) was kept` : 'no checkpoint of this stage was written'}. ` +
@@ -190,6 +196,7 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
     if (checkpointDue || spec.signal?.aborted === true) {
       spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
       lastSaved = step;
+      profile?.mark('checkpoint');
     }
     if (spec.signal?.aborted === true) {
       const reason: unknown = spec.signal.reason;
@@ -199,7 +206,11 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
     if (spec.evaluate !== undefined && ((spec.evaluateEvery > 0 && step % spec.evaluateEvery === 0) || step === spec.steps)) {
       await spec.evaluate(step);
       last = performance.now();
+      profile?.mark('evaluate');
     }
-    if (step >= spec.steps) break;
+    if (step >= spec.steps) {
+      profile?.finish(step - spec.startStep);
+      break;
+    }
   }
 }
