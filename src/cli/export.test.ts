@@ -34,8 +34,23 @@ const runDir = join(folder.path, 'run');
 
 function maskValues(file: string): Uint8Array {
   const decoded = decodePngValues(readFileSync(file), file);
-  assert.ok(decoded !== undefined, file);
+  assert.ok(decoded !== undefined && decoded !== null, file);
   return Uint8Array.from(decoded.values);
+}
+
+function assertSameMasks(torchFolder: string, onnxFolder: string): void {
+  let same = 0;
+  let total = 0;
+  for (const id of ['x0', 'x1']) {
+    const torchMask = maskValues(join(torchFolder, `${id}.png`));
+    const onnxMask = maskValues(join(onnxFolder, `${id}.png`));
+    assert.equal(onnxMask.length, torchMask.length);
+    for (let index = 0; index < torchMask.length; index++) if (torchMask[index] === onnxMask[index]) same++;
+    total += torchMask.length;
+    assert.ok(existsSync(join(onnxFolder, `${id}-overlay.png`)));
+  }
+  assert.equal(total, 37 * 29 + 41 * 27);
+  assert.ok(same / total >= 0.999, `${onnxFolder}: ${same} of ${total} pixels agree`);
 }
 
 test('export --run, then predict --model writes the masks predict --run writes (>= 99.9% of pixels)', async () => {
@@ -55,18 +70,11 @@ test('export --run, then predict --model writes the masks predict --run writes (
   const predicted = await cli('predict', '--model', modelFile, '--out', viaOnnx, join(root, 'test'));
   assert.equal(predicted.code, 0, predicted.stderr);
   assert.match(predicted.stdout, /2 images segmented/);
-  let same = 0;
-  let total = 0;
-  for (const id of ['x0', 'x1']) {
-    const torchMask = maskValues(join(viaTorch, `${id}.png`));
-    const onnxMask = maskValues(join(viaOnnx, `${id}.png`));
-    assert.equal(onnxMask.length, torchMask.length);
-    for (let index = 0; index < torchMask.length; index++) if (torchMask[index] === onnxMask[index]) same++;
-    total += torchMask.length;
-    assert.ok(existsSync(join(viaOnnx, `${id}-overlay.png`)));
-  }
-  assert.equal(total, 37 * 29 + 41 * 27);
-  assert.ok(same / total >= 0.999, `${same} of ${total} pixels agree`);
+  assertSameMasks(viaTorch, viaOnnx);
+  // test-time flip: the same averaging of softmax probabilities on both paths
+  assert.equal((await cli('predict', '--run', runDir, '--flip', '--out', `${viaTorch}-flip`, join(root, 'test'))).code, 0);
+  assert.equal((await cli('predict', '--model', modelFile, '--flip', '--out', `${viaOnnx}-flip`, join(root, 'test'))).code, 0);
+  assertSameMasks(`${viaTorch}-flip`, `${viaOnnx}-flip`);
 
   const viaShorthand = join(folder.path, 'best.onnx');
   const best = await cli('export', '--checkpoint', join(runDir, 'best'), '--out', viaShorthand);
@@ -92,8 +100,9 @@ test('export and predict --model refuse bad options and bad files with typed exi
   const both = await cli('predict', '--model', garbage, '--run', runDir, '--out', join(folder.path, 'm'), join(root, 'test'));
   assert.equal(both.code, EXIT_CODES.CONFIG);
   assert.match(both.stderr, /either --model <file\.onnx> or --run/);
-  const flip = await cli('predict', '--model', garbage, '--flip', '--out', join(folder.path, 'm'), join(root, 'test'));
-  assert.equal(flip.code, EXIT_CODES.CONFIG);
+  const notOnnx = await cli('predict', '--model', join(folder.path, 'model.safetensors'), '--out', join(folder.path, 'm'), join(root, 'test'));
+  assert.equal(notOnnx.code, EXIT_CODES.CONFIG);
+  assert.match(notOnnx.stderr, /--model: expected an \.onnx file/);
 
   const help = await cli('export', '--help');
   assert.equal(help.code, 0);

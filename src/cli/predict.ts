@@ -62,17 +62,16 @@ export function parsePredictArgs(argv: readonly string[]): PredictOptions {
   const opacity = flags.opacity as number;
   if (!(opacity >= 0 && opacity <= 1)) throw new ConfigError(`--opacity: expected a number in [0, 1], got ${String(flags.opacity)}`);
   const flip = flags.flip === true;
-  return { model: modelSource(flags, flip), inputs: command.args, out: flags.out as string, opacity, flip };
+  return { model: modelSource(flags), inputs: command.args, out: flags.out as string, opacity, flip };
 }
 
-function modelSource(flags: Record<string, unknown>, flip: boolean): PredictModelSource {
+function modelSource(flags: Record<string, unknown>): PredictModelSource {
   if (flags.model === undefined) return { kind: 'checkpoint', ...trainedModelSource(flags, 'predict') };
   const file = flags.model as string;
   if (flags.run !== undefined || flags.checkpoint !== undefined || flags.best === true) {
     throw new ConfigError('give either --model <file.onnx> or --run / --checkpoint [--best], not both. See: contraseg predict --help');
   }
   if (!file.endsWith('.onnx')) throw new ConfigError(`--model: expected an .onnx file written by contraseg export, got "${file}"; for a run use --run <dir>`);
-  if (flip) throw new ConfigError('--flip runs with the libtorch model only (--run / --checkpoint); an ONNX model predicts one view');
   return { kind: 'onnx', file };
 }
 
@@ -96,11 +95,11 @@ function libtorchPredictor(source: string, series: 'finetune' | 'best', flip: bo
   };
 }
 
-async function onnxPredictor(file: string): Promise<MaskPredictor> {
+async function onnxPredictor(file: string, flip: boolean): Promise<MaskPredictor> {
   const segmenter = await load(file);
   return {
     colours: segmenter.metadata.colours,
-    classIds: async (image) => (await segmenter.segment(image)).mask,
+    classIds: async (image) => (await segmenter.segment(image, { flip })).mask,
     dispose: () => segmenter.dispose(),
   };
 }
@@ -109,7 +108,7 @@ async function onnxPredictor(file: string): Promise<MaskPredictor> {
 export async function runPredict(options: PredictOptions, io: CliIO): Promise<void> {
   const files = await expandInputs(options.inputs);
   const source = options.model;
-  const predictor = source.kind === 'onnx' ? await onnxPredictor(source.file) : libtorchPredictor(source.source, source.series, options.flip);
+  const predictor = source.kind === 'onnx' ? await onnxPredictor(source.file, options.flip) : libtorchPredictor(source.source, source.series, options.flip);
   try {
     await mkdir(options.out, { recursive: true });
     const outputs = outputPaths(files, options.out);

@@ -14,6 +14,7 @@ import { IMAGENET_MEAN, IMAGENET_STD, normalisedChw } from '../data/batch.js';
 import { CheckpointError, ConfigError, DatasetError, ShapeError } from '../errors.js';
 import type { Classifier } from '../models/heads.js';
 import type { SegmentationModel } from '../models/segmentation-model.js';
+import { predictMasks } from '../eval/predict.js';
 import { tensor } from '../torch/creation.js';
 import { liveTensorCount, noGrad, scope } from '../torch/scope.js';
 import { exportOnnx } from './export.js';
@@ -96,6 +97,25 @@ describe('segment()', () => {
     assert.deepEqual(fromBytes.mask, fromPixels.mask);
     assert.deepEqual(fromFile.mask, fromPixels.mask);
     assert.equal(fromFile.logits, undefined);
+  });
+
+  it('flip: the mask of predictMasks(model, images, { flip: true }) (>= 99.9% of pixels), logits = log of the averaged probabilities', async () => {
+    const [width, height] = [61, 45];
+    const pixels = rgbImage(width, height, 9);
+    const expected = noGrad(() => scope(() => {
+      const images = tensor(normalisedChw(pixels, width, height, IMAGENET_MEAN, IMAGENET_STD), [1, 3, height, width]);
+      return Uint8Array.from(predictMasks(model, images, { flip: true }).toTypedArray() as BigInt64Array, Number); // [1, H, W]
+    }));
+    const flipped = await segmenter.segment({ data: pixels, width, height }, { flip: true, logits: true });
+    const plain = await segmenter.segment({ data: pixels, width, height });
+    assert.ok(agreement(flipped.mask, expected) >= 0.999);
+    assert.ok(agreement(flipped.mask, plain.mask) < 1, 'flipping should change some pixels of this image, or the test shows nothing');
+    const logits = flipped.logits as Float32Array;
+    for (const pixel of [0, 1234, width * height - 1]) { // probabilities of a pixel sum to 1
+      let sum = 0;
+      for (let channel = 0; channel < NUM_CLASSES; channel++) sum += Math.exp(logits[channel * width * height + pixel] as number);
+      assert.ok(Math.abs(sum - 1) < 1e-5, `pixel ${pixel}: probabilities sum to ${sum}`);
+    }
   });
 
   it('segments any size, including 1x1 and sizes no stride divides', async () => {

@@ -38,6 +38,12 @@ export type ImageInput = string | Uint8Array | RgbImage;
 export interface SegmentOptions {
   /** Also return the logits [C, H, W] float32 (default false). */
   readonly logits?: boolean;
+  /**
+   * Test-time augmentation as `predictMasks(..., { flip: true })`: the image and its mirror image in one
+   * batch of 2, softmax probabilities averaged after flipping the second back (default false). The logits
+   * returned are then log(averaged probabilities).
+   */
+  readonly flip?: boolean;
 }
 
 /** The result of segment(). */
@@ -132,19 +138,23 @@ class OnnxSegmenter implements Segmenter {
     if (this.released) throw new ConfigError(`segment: the segmenter of ${this.name} was disposed; load() the model again`);
     const { data, width, height } = await toRgb(image);
     const { mean, std, classNames, colours } = this.metadata;
-    const input = new ort.Tensor('float32', normalisedChw(data, width, height, mean, std), [1, 3, height, width]); // [1, 3, H, W]
+    const normalised = normalisedChw(data, width, height, mean, std); // [3, H, W]
+    const views = options.flip === true ? 2 : 1;
+    const batch = views === 1 ? normalised : concatenate(normalised, flipWidth(normalised, 3, height, width));
+    const input = new ort.Tensor('float32', batch, [views, 3, height, width]); // [views, 3, H, W]
     const outputs = await this.session.run({ [ONNX_INPUT]: input });
     const output = outputs[ONNX_OUTPUT] as ort.Tensor;
     try {
-      const expected = [1, classNames.length, height, width];
+      const expected = [views, classNames.length, height, width];
       if (output.dims.join() !== expected.join() || output.type !== 'float32') {
         throw new ShapeError(`${this.name}: the model returned ${output.type} logits [${output.dims.join(', ')}] for a ${width}x${height} image, ` +
           `expected float32 [${expected.join(', ')}]; re-export it with contraseg export`);
       }
-      const logits = output.data as Float32Array;
+      const raw = output.data as Float32Array;
+      const logits = views === 1 ? raw : flipAveragedLogProbabilities(raw, classNames.length, height, width);
       return {
         mask: argmaxChannels(logits, classNames.length, width * height), width, height, classNames, colours,
-        ...(options.logits === true ? { logits: logits.slice() } : {}),
+        ...(options.logits === true ? { logits: views === 1 ? logits.slice() : logits } : {}),
       };
     } finally {
       input.dispose();
@@ -190,4 +200,49 @@ export function argmaxChannels(logits: Float32Array, channels: number, pixels: n
     }
   }
   return mask;
+}
+
+function concatenate(first: Float32Array, second: Float32Array): Float32Array {
+  const out = new Float32Array(first.length + second.length);
+  out.set(first);
+  out.set(second, first.length);
+  return out;
+}
+
+/** [planes, H, W] mirrored along W (a new array). */
+function flipWidth(values: Float32Array, planes: number, height: number, width: number): Float32Array {
+  const out = new Float32Array(planes * height * width);
+  for (let row = 0; row < planes * height; row++) {
+    const offset = row * width;
+    for (let x = 0; x < width; x++) out[offset + x] = values[offset + width - 1 - x] as number;
+  }
+  return out;
+}
+
+/** Softmax over C of one pixel column of [C, pixels] logits starting at `offset`, into `target` (added, scaled by 1/2). */
+function addHalfSoftmax(logits: Float32Array, offset: number, pixel: number, channels: number, pixels: number, target: Float64Array, targetPixel: number): void {
+  let largest = -Infinity;
+  for (let channel = 0; channel < channels; channel++) largest = Math.max(largest, logits[offset + channel * pixels + pixel] as number);
+  let sum = 0;
+  for (let channel = 0; channel < channels; channel++) sum += Math.exp((logits[offset + channel * pixels + pixel] as number) - largest);
+  for (let channel = 0; channel < channels; channel++) {
+    target[channel * pixels + targetPixel] += 0.5 * Math.exp((logits[offset + channel * pixels + pixel] as number) - largest) / sum;
+  }
+}
+
+/**
+ * logits [2, C, H, W] of an image and its mirror image -> log of the mean of the two softmax
+ * probabilities [C, H, W], the second flipped back first (mmsegmentation's aug_test, as src/eval/predict.ts).
+ */
+function flipAveragedLogProbabilities(logits: Float32Array, channels: number, height: number, width: number): Float32Array {
+  const pixels = height * width;
+  const probabilities = new Float64Array(channels * pixels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const pixel = y * width + x;
+      addHalfSoftmax(logits, 0, pixel, channels, pixels, probabilities, pixel);
+      addHalfSoftmax(logits, channels * pixels, y * width + (width - 1 - x), channels, pixels, probabilities, pixel);
+    }
+  }
+  return Float32Array.from(probabilities, Math.log);
 }
