@@ -7,7 +7,7 @@
  * and float64 keeps that difference near 1e-14 relative, so the tests' 1e-6 bound can only be crossed by a
  * semantic error (a missing average, a stale broadcast, a dropped bucket).
  */
-import { tensor, type Tensor } from '../torch/index.js';
+import { tensor, conv2d, batchNorm, relu, type Tensor } from '../torch/index.js';
 
 /** Parameters of the problem's network, in a fixed order. */
 export interface ProblemParams {
@@ -55,4 +55,13 @@ export function dataParallelProblem(offset: number): Problem {
       [4, 3, 8, 8], { dtype: 'float64' }),
     labels: (step) => tensor(Array.from({ length: 4 * 64 }, (_, i) => (Math.floor(i / 5) + step * 7 + (i % 3)) % 3), [4, 8, 8], { dtype: 'int64' }),
   };
+}
+
+/** The network's logits [N, 3, 8, 8] for images [N, 3, 8, 8] (BatchNorm in evaluation mode). */
+export function problemForward(problem: Problem, images: Tensor): Tensor {
+  const p = problem.params;
+  const hidden = relu(batchNorm(conv2d(images, p.w1, p.b1, { padding: 1 }), {
+    weight: p.gamma, bias: p.beta, runningMean: problem.bnMean, runningVar: problem.bnVar, training: false,
+  }));
+  return conv2d(hidden, p.w2, p.b2);
 }

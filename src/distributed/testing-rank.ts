@@ -4,9 +4,9 @@
  * JSON line with what it saw. Not a test itself; never imported by library code.
  */
 import { initProcessGroup, averageGradients, broadcastFromRoot, syncBatchNorm, type Distributed } from './index.js';
-import { tensor, scope, optim, conv2d, batchNorm, crossEntropy, relu, type Tensor } from '../torch/index.js';
+import { tensor, scope, optim, crossEntropy } from '../torch/index.js';
 import { ContrasegError, DistributedError } from '../errors.js';
-import { dataParallelProblem, type Problem } from './testing-problem.js';
+import { dataParallelProblem, problemForward as forward } from './testing-problem.js';
 
 const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 5000);
 
@@ -55,14 +55,6 @@ function failAfterBarrier({ group }: Distributed, how: 'die' | 'stall'): unknown
   } catch (error) {
     return { error: describe(error), elapsedMs: Date.now() - start };
   }
-}
-
-function forward(problem: Problem, images: Tensor): Tensor {
-  const p = problem.params;
-  const hidden = relu(batchNorm(conv2d(images, p.w1, p.b1, { padding: 1 }), {
-    weight: p.gamma, bias: p.beta, runningMean: problem.bnMean, runningVar: problem.bnVar, training: false,
-  }));
-  return conv2d(hidden, p.w2, p.b2);
 }
 
 /** Steps of data-parallel SGD on this rank's half of the problem's global batch; parameters after each. */
