@@ -37,6 +37,8 @@ function floats(value: Tensor, what: string): Float32Array {
 
 /** Emits the nodes of one model into a builder. Values are named after module paths. */
 export class ModelGraphEmitter {
+  private readonly scalars = new Map<number, string>();
+
   constructor(private readonly graph: OnnxGraphBuilder) {}
 
   /** images [N, 3, H, W] -> logits [N, K, H, W]: network, classifier, final resize to the input size. */
@@ -57,6 +59,7 @@ export class ModelGraphEmitter {
     return this.decoder(network.decoder, low, aspp, `${path}.decoder`);
   }
 
+  /** A ResNet or MobileNetV2 backbone: the stride-4 `low` and stride-`outputStride` `high` values (see backbone.ts). */
   backbone(backbone: Backbone, images: string, path: string): { low: string; high: string } {
     if (backbone instanceof ResNetBackbone) {
       const stem = this.graph.node('Relu', [this.conv(backbone.conv1, images, `${path}.conv1`, backbone.bn1)], {}, `${path}.relu`);
@@ -78,12 +81,14 @@ export class ModelGraphEmitter {
     throw new ConfigError(`ONNX export: backbone ${backbone.constructor.name} at ${path} is not supported (resnet18/34/50, mobilenetv2 are)`);
   }
 
+  /** ASPP: five parallel branches, concatenated, projected (dropout left out). */
   aspp(aspp: ASPP, input: string, path: string): string {
     const branches = aspp.convs.items.map((branch, index) => this.layer(branch, input, `${path}.convs.${index}`));
     const fused = this.graph.node('Concat', branches, { axis: 1 }, `${path}.cat`); // [N, 5 * out, h, w]
     return this.layer(aspp.project, fused, `${path}.project`);
   }
 
+  /** The DeepLabV3+ decoder: ASPP resized to the stride-4 size, concatenated with the reduced `low`, refined. */
   decoder(decoder: DeepLabV3PlusDecoder, low: string, high: string, path: string): string {
     const upsampled = this.resizeLike(high, low, DECODER_ALIGN_CORNERS, `${path}.upsampled`); // [N, high, h4, w4]
     const reduced = this.layer(decoder.reduce, low, `${path}.reduce`);
@@ -186,8 +191,14 @@ export class ModelGraphEmitter {
     return this.graph.node('BatchNormalization', [input, ...parameters], { epsilon: bn.eps }, path, ['epsilon']);
   }
 
+  /** A float32 scalar initializer, one per value (Clip's bounds). */
   private scalar(value: number): string {
-    return this.graph.addFloatInitializer(`const_f32_${value}`, Float32Array.of(value), []);
+    let name = this.scalars.get(value);
+    if (name === undefined) {
+      name = this.graph.addFloatInitializer(`const_f32_${value}`, Float32Array.of(value), []);
+      this.scalars.set(value, name);
+    }
+    return name;
   }
 }
 
