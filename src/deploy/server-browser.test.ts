@@ -4,13 +4,13 @@
  * the file picker; the mask drawn on the page's canvas must equal the Node segmenter's (>= 99.9% of
  * pixels; float32 wasm vs onnxruntime-node kernels may differ in the last bits only at near ties), agree
  * with PyTorch's, and the timing text must appear. The screenshot goes to $CONTRASEG_ARTIFACTS (default
- * <tmp>/contraseg-artifacts)/web-demo.png; with CONTRASEG_UPDATE_DOCS=1 also to docs/web-demo.png (committed).
+ * <tmp>/contraseg-artifacts)/web-demo.png (docs/web-demo.png, with a trained model, is web/fixtures/screenshot.ts's).
  * Skipped, saying how to install it, where /usr/bin/chromium is missing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -18,13 +18,11 @@ import { IMAGENET_MEAN, IMAGENET_STD } from '../data/batch.js';
 import { exportOnnx } from './export.js';
 import { classTable, perturbedModel } from './parity-fixture.js';
 import { maskAgreement, readWebFixtures } from './server-fixtures.js';
-import { packageRoot } from './server-http.js';
 import { startServer } from './server.js';
 import { testSegmenter } from './server-test-segmenter.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install it with \`apt-get install chromium\` (Debian) to run the web demo's browser test`;
-const DOCS_SCREENSHOT = join(packageRoot(), 'docs', 'web-demo.png');
 
 /** The class ids shown on the mask canvas: each pixel's colour looked up in the class colours (255 = no class colour). */
 async function shownMask(page: Page, colours: readonly (readonly number[])[]): Promise<Uint8Array> {
@@ -89,8 +87,7 @@ test('web demo in headless chromium: model from the server, from a picked file a
     assert.equal(await page.$eval('#mask-canvas', (canvas) => (canvas as HTMLCanvasElement).style.opacity), '0.8');
     const artifacts = process.env.CONTRASEG_ARTIFACTS ?? join(tmpdir(), 'contraseg-artifacts');
     await mkdir(artifacts, { recursive: true });
-    const screenshot = await page.screenshot({ path: join(artifacts, 'web-demo.png'), fullPage: true });
-    if (process.env.CONTRASEG_UPDATE_DOCS === '1') await writeFile(DOCS_SCREENSHOT, screenshot);
+    await page.screenshot({ path: join(artifacts, 'web-demo.png'), fullPage: true });
     console.log(`web demo screenshot: ${join(artifacts, 'web-demo.png')}`);
 
     // the same model through the file picker: loaded anew, the current image segmented again
