@@ -45,7 +45,7 @@ async function serve(...extra: string[]): Promise<Served> {
 
 test('parseServeArgs: defaults, and each bad value named with its range', () => {
   assert.deepEqual(parseServeArgs(['--model', 'm.onnx']), {
-    model: 'm.onnx', host: '127.0.0.1', port: 8080, maxBodyBytes: 20 * 1024 * 1024, maxPixels: 40_000_000, maxQueue: 16, threads: undefined,
+    model: 'm.onnx', host: '127.0.0.1', port: 8080, maxBodyBytes: 20 * 1024 * 1024, maxPixels: 2048 * 2048, maxQueue: 16, threads: undefined,
   });
   assert.equal(parseServeArgs(['--model', 'm.onnx', '--port', '0', '--host', '0.0.0.0']).port, 0);
   assert.throws(() => parseServeArgs(['--model', 'm.onnx', '--port', '70000']), (error: unknown) =>

@@ -16,8 +16,11 @@ import { checkUploadType, decodeUpload, encodeSegmentResponse, parseSegmentForma
 
 /** Default limit of a `/segment` body: 20 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
-/** Default limit of an uploaded image's pixels (width x height): 40 megapixels. */
-export const DEFAULT_MAX_PIXELS = 40_000_000;
+/**
+ * Default limit of an uploaded image's pixels (width x height): 2048 x 2048. DeepLabV3+'s stride-4 decoder
+ * maps alone take 256 channels x pixels / 16 x 4 bytes each (256 MiB here), and the logits C x pixels x 4.
+ */
+export const DEFAULT_MAX_PIXELS = 2048 * 2048;
 /** Default bound of segmentations waiting or running at once. */
 export const DEFAULT_MAX_QUEUE = 16;
 
