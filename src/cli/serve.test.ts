@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodePngValues } from '../data/png.js';
@@ -21,6 +22,8 @@ interface Served {
   readonly child: ChildProcess;
   readonly url: string;
   readonly exited: Promise<{ code: number | null; stderr: string }>;
+  /** Resolves when the server says it is stopping. */
+  readonly stopping: Promise<void>;
 }
 
 /** Starts `contraseg serve --port 0` and resolves with the URL it prints. */
@@ -30,7 +33,12 @@ async function serve(...extra: string[]): Promise<Served> {
   });
   let stdout = '';
   let stderr = '';
-  child.stderr?.on('data', (part: Buffer) => { stderr += part.toString(); });
+  let stopped: () => void = () => undefined;
+  const stopping = new Promise<void>((resolve) => { stopped = resolve; });
+  child.stderr?.on('data', (part: Buffer) => {
+    stderr += part.toString();
+    if (stderr.includes('contraseg serve: stopping')) stopped();
+  });
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout?.on('data', (part: Buffer) => {
@@ -40,7 +48,7 @@ async function serve(...extra: string[]): Promise<Served> {
     });
     void exited.then(({ code }) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
   });
-  return { child, url, exited };
+  return { child, url, exited, stopping };
 }
 
 test('parseServeArgs: defaults, and each bad value named with its range', () => {
@@ -63,18 +71,33 @@ test('contraseg serve with a missing model: exit code 4 (checkpoint) naming the 
   assert.match(stderr, /absent\.onnx.*not found/);
 });
 
-test('contraseg serve: serves /health and /segment, SIGTERM while a request is in flight answers it and exits 0', { timeout: 120_000 }, async () => {
+test('contraseg serve: serves /health and /segment; SIGTERM while a request body is still arriving answers it, then exits 0', { timeout: 120_000 }, async () => {
   const served = await serve();
   try {
     const health = await (await fetch(`${served.url}/health`)).json() as { status: string; classNames: string[] };
     assert.equal(health.status, 'ok');
     assert.deepEqual(health.classNames, fixtures.classNames);
-    const inFlight = fetch(`${served.url}/segment?format=png&mask=ids`, { method: 'POST', body: new Uint8Array(fixtures.imagePng), headers: { 'Content-Type': 'image/png' } });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // a request whose headers are in and whose body is still coming when SIGTERM arrives
+    const half = Math.floor(fixtures.imagePng.length / 2);
+    const request = httpRequest(`${served.url}/segment?format=png&mask=ids`, {
+      method: 'POST', headers: { 'Content-Type': 'image/png', 'Content-Length': String(fixtures.imagePng.length) },
+    });
+    const answered = new Promise<{ status: number | undefined; body: Buffer }>((resolve, reject) => {
+      request.on('response', (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (part: Buffer) => parts.push(part));
+        response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(parts) }));
+      });
+      request.on('error', reject);
+    });
+    request.write(fixtures.imagePng.subarray(0, half));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     served.child.kill('SIGTERM');
-    const response = await inFlight;
-    assert.equal(response.status, 200);
-    const mask = decodePngValues(Buffer.from(await response.arrayBuffer()), 'response')?.values;
+    await served.stopping;
+    request.end(fixtures.imagePng.subarray(half));
+    const { status, body } = await answered;
+    assert.equal(status, 200);
+    const mask = decodePngValues(body, 'response')?.values;
     assert.equal(mask?.length, fixtures.width * fixtures.height);
     const { code, stderr } = await served.exited;
     assert.equal(code, 0, stderr);
