@@ -17,18 +17,18 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/batch.js';
-import { ConfigError } from '../errors.js';
+import { CheckpointError, ConfigError } from '../errors.js';
 import { ProjectionHead } from '../models/heads.js';
 import { SegmentationModel } from '../models/segmentation-model.js';
 import type { BackboneKind, OutputStride } from '../models/config.js';
 import { manualSeed, randn } from '../torch/creation.js';
 import { liveTensorCount, noGrad, scope } from '../torch/scope.js';
-import { exportOnnx } from './export.js';
+import { exportOnnx, writeModelFile } from './export.js';
 import { METADATA_KEYS } from './metadata.js';
 import { readModelInfo } from './onnx-graph.js';
 import { classTable, perturbedModel } from './parity-fixture.js';
@@ -169,5 +169,28 @@ describe('ONNX export: refusals', () => {
       model.dispose();
     }
     assert.equal(liveTensorCount(), before);
+  });
+  it('rejects an opset below 17', () => {
+    const model = perturbedModel('resnet18', 16, 0.0625, NUM_CLASSES);
+    try {
+      assert.throws(() => exportOnnx(model, { ...classTable(NUM_CLASSES), mean: IMAGENET_MEAN, std: IMAGENET_STD, opset: 13 }),
+        (error: unknown) => error instanceof ConfigError && /opset must be an integer >= 17, got 13/.test(error.message));
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('writeModelFile', () => {
+  it('writes the bytes under the final name and leaves no temp file; a missing folder is a CheckpointError naming the file', () => {
+    const folder = mkdtempSync(join(temp, 'write-'));
+    const file = join(folder, 'model.onnx');
+    writeModelFile(file, Uint8Array.of(1, 2, 3));
+    assert.deepEqual([...readFileSync(file)], [1, 2, 3]);
+    assert.deepEqual(readdirSync(folder), ['model.onnx']);
+    const missing = join(folder, 'no', 'such', 'model.onnx');
+    assert.throws(() => writeModelFile(missing, Uint8Array.of(1)),
+      (error: unknown) => error instanceof CheckpointError && error.message.startsWith(`${missing}: cannot write the ONNX model`));
+    assert.equal(existsSync(missing), false);
   });
 });

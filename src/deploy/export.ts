@@ -18,7 +18,7 @@ export interface ExportOptions {
   /** Normalisation the model was trained with, 0-1 RGB scale (ImageNet's for every contraseg run). */
   readonly mean: readonly [number, number, number];
   readonly std: readonly [number, number, number];
-  /** Default ONNX_OPSET (17). */
+  /** Default ONNX_OPSET (17), the lowest the graph is written for (Shape with start/end needs 15, ONNX 1.12 is 17). */
   readonly opset?: number;
 }
 
@@ -26,9 +26,11 @@ export interface ExportOptions {
  * The ONNX ModelProto bytes of a fine-tuned model (borrowed; its weights are read, its mode untouched):
  * input `image` float32 [N, 3, H, W] (normalised), output `logits` float32 [N, numClasses, H, W].
  * @throws ConfigError for a model without a classifier head or with a layer the exporter cannot translate,
- * or a class table whose length differs from the classifier's.
+ * a class table whose length differs from the classifier's, or an opset below 17.
  */
 export function exportOnnx(model: SegmentationModel, options: ExportOptions): Uint8Array {
+  const opset = options.opset ?? ONNX_OPSET;
+  if (!Number.isInteger(opset) || opset < ONNX_OPSET) throw new ConfigError(`ONNX export: opset must be an integer >= ${ONNX_OPSET}, got ${opset}`);
   const numClasses = (model.head as { numClasses?: number }).numClasses;
   if (numClasses !== undefined && (options.classNames.length !== numClasses || options.colours.length !== numClasses)) {
     throw new ConfigError(`the class table has ${options.classNames.length} names and ${options.colours.length} colours ` +
@@ -49,7 +51,7 @@ export function exportOnnx(model: SegmentationModel, options: ExportOptions): Ui
     docString: `DeepLabV3+ ${backbone.kind} (width ${backbone.widthMultiplier ?? 1}, output stride ${backbone.outputStride}), ` +
       `${numClasses} classes; input image [N, 3, H, W] normalised as (rgb / 255 - mean) / std, output logits [N, C, H, W]`,
     metadata: encodeMetadata(metadata),
-    opset: options.opset ?? ONNX_OPSET,
+    opset,
   });
 }
 
