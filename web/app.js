@@ -14,7 +14,7 @@ const ui = {
 };
 
 /** What the page holds; `lastMask` etc. are read by the browser test. */
-const state = { session: null, provider: '', metadata: null, modelName: '', image: null, running: false, rerun: false, runs: 0, lastMask: null };
+const state = { session: null, provider: '', metadata: null, modelName: '', image: null, tail: Promise.resolve(), runs: 0, lastMask: null };
 window.contrasegDemo = state;
 
 function configureRuntime() {
@@ -55,7 +55,15 @@ async function createSession(modelBytes) {
   throw lastError;
 }
 
-async function loadModel(modelBytes, name) {
+function loadModel(modelBytes, name) {
+  return enqueue(async () => {
+    if (await replaceModel(modelBytes, name)) await segmentOnceIfReady();
+  });
+}
+
+/** Loads a model in place of the current one; false (status shows why, the old model stays) if it cannot. */
+
+async function replaceModel(modelBytes, name) {
   setStatus(`Loading ${name}…`);
   try {
     const metadata = contrasegMetadata(window.protobuf, modelBytes);
@@ -68,25 +76,27 @@ async function loadModel(modelBytes, name) {
     document.body.dataset.model = 'loaded';
     drawLegend(null);
     setStatus(state.image ? 'Segmenting…' : 'Model loaded. Pick or drop an image.');
-    await segment();
+    return true;
   } catch (error) {
     document.body.dataset.model = 'failed';
     setStatus(`Cannot load ${name}: ${error.message}`, true);
+    return false;
   }
 }
 
 async function loadImage(file) {
+  let image;
   try {
-    state.image = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    image = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
   } catch (error) {
     setStatus(`Cannot decode ${file.name}: ${error.message || 'not an image the browser can read'}`, true);
     return;
   }
-  drawImage();
-  if (!state.session) {
-    setStatus('Image ready. Load a model to segment it.');
-    return;
-  }
+  await enqueue(() => {
+    state.image = image;
+    drawImage();
+    if (!state.session) setStatus('Image ready. Load a model to segment it.');
+  });
   await segment();
 }
 
@@ -104,24 +114,22 @@ function drawImage() {
   return context.getImageData(0, 0, size.width, size.height).data;
 }
 
-/** Runs the model on the current image; a request while running reruns once at the end. */
-async function segment() {
-  if (!state.session || !state.image) return;
-  if (state.running) {
-    state.rerun = true;
-    return;
-  }
-  state.running = true;
-  try {
-    do {
-      state.rerun = false;
-      await segmentOnce();
-    } while (state.rerun);
-  } catch (error) {
-    setStatus(`Segmentation failed: ${error.message}`, true);
-  } finally {
-    state.running = false;
-  }
+/**
+ * Runs page work one task at a time (model loads and segmentations share one session), reporting a
+ * failure in the status line; resolves when the task is done.
+ */
+function enqueue(task) {
+  state.tail = state.tail.then(task).catch((error) => setStatus(`Failed: ${error.message}`, true));
+  return state.tail;
+}
+
+/** Segments the current image with the current model, after anything already queued. */
+function segment() {
+  return enqueue(segmentOnceIfReady);
+}
+
+async function segmentOnceIfReady() {
+  if (state.session && state.image) await segmentOnce();
 }
 
 async function segmentOnce() {

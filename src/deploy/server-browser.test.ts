@@ -119,6 +119,16 @@ test('web demo in headless chromium: model from the server, from a picked file a
     }
     assert.deepEqual(problems, []);
     assert.deepEqual(foreign, [], 'nothing fetched from outside the server');
+
+    // a file that is not a model and one that is not an image: said in the status line, the page goes on
+    await page.setInputFiles('#model-input', { name: 'broken.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model') });
+    await page.waitForFunction(() => document.body.dataset.model === 'failed', undefined, { timeout: 60_000 });
+    assert.match(await page.textContent('#status') ?? '', /^Cannot load broken\.onnx: /);
+    await page.setInputFiles('#image-input', { name: 'broken.png', mimeType: 'image/png', buffer: fixtures.imagePng.subarray(0, 40) });
+    await page.waitForFunction(() => /^Cannot decode broken\.png/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await page.setInputFiles('#image-input', fixtures.imageFile);
+    await page.waitForFunction(() => document.body.dataset.runs === '4', undefined, { timeout: 60_000 });
+    assert.match(await page.textContent('#status') ?? '', /^Done/);
   } finally {
     await context.close();
     await server.close();
