@@ -96,6 +96,8 @@ test('web demo in headless chromium: model from the server, from a picked file a
     assert.deepEqual(await shownMask(page, own.colours), shown);
     assert.match(await page.textContent('#model-info') ?? '', /^tiny\.onnx: 4 classes/);
 
+    let deeplabColours: readonly (readonly number[])[] = [];
+    let deeplabMask: Uint8Array = new Uint8Array(0);
     // a DeepLabV3+ written by contraseg's own exporter (every op it emits must run in onnxruntime-web)
     const deeplabFile = join(folder, 'deeplab-resnet18.onnx');
     const table = classTable(5);
@@ -106,11 +108,13 @@ test('web demo in headless chromium: model from the server, from a picked file a
       model.dispose();
     }
     const deeplab = await testSegmenter(deeplabFile);
+    deeplabColours = deeplab.colours;
     try {
       await page.setInputFiles('#model-input', deeplabFile);
       await waitForRuns(page, 3);
       const nodeMask = (await deeplab.segment(fixtures.imagePng)).mask;
-      const agreement = maskAgreement(await shownMask(page, deeplab.colours), nodeMask);
+      deeplabMask = await shownMask(page, deeplab.colours);
+      const agreement = maskAgreement(deeplabMask, nodeMask);
       console.log(`exported DeepLabV3+: page mask = Node segmenter's on ${(100 * agreement).toFixed(3)}% of pixels`);
       assert.ok(agreement >= 0.999, `exported DeepLabV3+: page mask agrees with the Node segmenter on ${(100 * agreement).toFixed(3)}% of pixels`);
       assert.ok(new Set(nodeMask).size >= 2, 'the exported model predicts more than one class on the image');
@@ -129,6 +133,16 @@ test('web demo in headless chromium: model from the server, from a picked file a
     await page.setInputFiles('#image-input', fixtures.imageFile);
     await page.waitForFunction(() => document.body.dataset.runs === '4', undefined, { timeout: 60_000 });
     assert.match(await page.textContent('#status') ?? '', /^Done/);
+
+    // an image dropped on the page (the deeplab model is still loaded: a failed load keeps the old one)
+    const dataTransfer = await page.evaluateHandle((bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    }, [...fixtures.imagePng]);
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+    await page.waitForFunction(() => document.body.dataset.runs === '5', undefined, { timeout: 60_000 });
+    assert.deepEqual(await shownMask(page, deeplabColours), deeplabMask);
   } finally {
     await context.close();
     await server.close();
