@@ -34,7 +34,11 @@ export const MIME_TYPES: Readonly<Record<string, string>> = {
   '.onnx': 'application/octet-stream',
 };
 
-/** An HTTP failure with the status to answer and a message for the client. */
+/**
+ * An HTTP failure with the status to answer and a message for the client. It never leaves the server:
+ * the request handler turns it into a JSON error response (user-facing errors of the command itself, such
+ * as a missing model or a busy port, are ContrasegErrors).
+ */
 export class HttpError extends Error {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;

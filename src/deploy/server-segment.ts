@@ -144,7 +144,7 @@ export class SerialQueue {
    */
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.pendingCount >= this.maxPending) {
-      throw new HttpError(503, `${this.pendingCount} segmentations are already queued; retry shortly`, { 'Retry-After': '1' });
+      throw new HttpError(503, `${this.pendingCount} segmentation${this.pendingCount === 1 ? ' is' : 's are'} already running or queued (the limit); retry shortly`, { 'Retry-After': '1' });
     }
     this.pendingCount++;
     const result = this.tail.then(task);

@@ -175,3 +175,37 @@ describe('contraseg serve: HTTP server', () => {
     assert.equal(segmenter.maxConcurrent, 1);
   });
 });
+
+test('a full queue: 503 with Retry-After at once, the queued request still answered', async () => {
+  const segmenter = await testSegmenter(fixtures.modelFile);
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let started: () => void = () => undefined;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const gated = {
+    async segment(image: Parameters<TestSegmenter['segment']>[0]) {
+      started();
+      await gate; // held until the test has seen the 503
+      return segmenter.segment(image);
+    },
+  };
+  const server = await startServer({
+    modelBytes: readFileSync(fixtures.modelFile), modelName: 'tiny.onnx', segmenter: gated, classNames: segmenter.classNames, port: 0, maxQueue: 1,
+  });
+  try {
+    const request = (): Promise<Response> => fetch(`${server.url}/segment?format=json`, { method: 'POST', body: new Uint8Array(fixtures.imagePng) });
+    const first = request();
+    await running;
+    const second = await request();
+    assert.equal(second.status, 503);
+    assert.equal(second.headers.get('retry-after'), '1');
+    assert.match((await second.json() as { error: { message: string } }).error.message, /1 segmentation is already running or queued \(the limit\); retry shortly/);
+    release();
+    assert.equal((await first).status, 200);
+    assert.equal((await request()).status, 200, 'the queue is free again');
+  } finally {
+    release();
+    await server.close();
+    await segmenter.dispose();
+  }
+});
