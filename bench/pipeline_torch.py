@@ -2,7 +2,11 @@
 included, written the way a PyTorch user would (torch DataLoader with worker processes, torchvision
 transforms). bench/pipeline.ts will run contraseg's side; this script is self-contained.
 
-Data: CamVid 180x240 train split (train.txt; JPEG images, PNG labels, void 11 -> 255), per image a random
+Data: CamVid 180x240 train split (train.txt; JPEG images, PNG labels, void 11 -> 255), restricted with
+--labelled-ids to the images contraseg trained on (its run's split.txt: 20 with camvid-quick), drawn by one
+RandomSampler over the whole stage (permutation after permutation, as iteration-based training does; a
+DataLoader iterator per epoch would restart its prefetch at every epoch, i.e. every 2 steps at 20 images
+and batch 8), per image a random
 scale in [0.5, 2] (image bilinear, PIL's, which also antialiases; mask nearest), a 128x128 crop (a smaller
 scaled image sits at a random offset, padded with the ImageNet mean colour / 255), a horizontal flip with p 0.5, ImageNet normalisation.
 Model: DeepLabV3+ with a ResNet-18 backbone at width 0.5, output stride 16, ASPP and decoder 128 channels,
@@ -10,7 +14,14 @@ reduction 24 (contraseg's defaults: 256 and 48 scaled by the width), scripts/fix
 SGD momentum 0.9, lr 0.01, weight decay 1e-4 on convolution weights only (contraseg's parameter groups),
 batch 8, 2 torch threads in the training process (loader workers: 1 each, PyTorch's default).
 
-Stages (a step = waiting for the next batch + forward + backward + optimiser step):
+Bookkeeping, as contraseg does it per step (bench/pipeline.ts runs contraseg with logEvery 1 and
+checkpointEvery 10): the learning rate from a poly schedule (power 0.9, contraseg's default; pretraining with
+10 warm-up steps at lr 0.05, fine-tuning at 0.01, camvid-quick's values), one JSON line appended to
+metrics.jsonl, and every 10 steps a checkpoint (network, head, optimiser state, step, RNG state, loader
+position) written durably: temp file, fsync, rename, fsync of the directory. contraseg also checksums its
+checkpoint (SHA-256) and writes two small JSON files beside it; that is its own cost, not mirrored here.
+
+Stages (a step = waiting for the next batch + forward + backward + optimiser step + the bookkeeping):
 - pretrain: a second view Î of each crop (same geometry) with ColorJitter(0.4, 0.4, 0.4, 0.1) p 0.8,
   RandomGrayscale p 0.2, GaussianBlur (13 taps: 10% of the crop side, odd; sigma 0.1-2) p 0.5; I and Î in
   ONE forward, projection head (3 x 1x1 conv, width 256, ReLU between, L2 normalisation), within-image
@@ -25,8 +36,10 @@ for a batch); the last line is one JSON object.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')  # as the other benchmarks: BLAS threads would oversubscribe 2 cores
@@ -63,7 +76,12 @@ def parse_args():
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--crop', type=int, default=128)
     parser.add_argument('--data', default=DATA, help='CamVid root holding train.txt')
+    parser.add_argument('--labelled-ids', default=None, help='file of image ids (one per line) to train on; default: all of train.txt')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', default=None, help='folder for metrics.jsonl and checkpoints (default: a temporary folder, removed)')
+    parser.add_argument('--checkpoint-every', type=int, default=10)
+    parser.add_argument('--profile-loader', type=int, default=0, metavar='N',
+                        help='only measure the CPU time of building N batches in this process (no training), then exit')
     args = parser.parse_args()
     stages = args.stages.split(',')
     unknown = [s for s in stages if s not in ('pretrain', 'finetune')]
@@ -77,9 +95,13 @@ class CamVidCrops(torch.utils.data.Dataset):
     """CamVid pairs from a split file; each item is a randomly scaled, cropped and flipped (image, labels),
     plus the photometrically distorted image when `distort` (the two views share the geometry)."""
 
-    def __init__(self, root, split, crop, distort):
+    def __init__(self, root, split, crop, distort, ids=None):
         with open(os.path.join(root, split + '.txt')) as listing:
             self.pairs = [line.split() for line in listing if line.strip()]
+        if ids is not None:
+            self.pairs = [pair for pair in self.pairs if os.path.splitext(os.path.basename(pair[0]))[0] in ids]
+            if len(self.pairs) != len(ids):
+                raise SystemExit('pipeline_torch.py: %d of the %d labelled ids are in %s.txt' % (len(self.pairs), len(ids), split))
         self.root, self.crop = root, crop
         blur_taps = max(3, int(round(0.1 * crop)) // 2 * 2 + 1)  # SimCLR: 10% of the side, odd
         self.distortion = T.Compose([
@@ -122,11 +144,19 @@ class CamVidCrops(torch.utils.data.Dataset):
 
 
 def endless_batches(dataset, args):
-    """Batches forever (training is step-based; images repeat across epochs), reshuffled per epoch."""
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, shuffle=True, drop_last=True,
+    """The stage's batches from one iterator (training is step-based; images repeat, each permutation anew)."""
+    sampler = torch.utils.data.RandomSampler(dataset, num_samples=(args.warmup + args.steps) * args.batch)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, sampler=sampler, drop_last=True,
                                          num_workers=args.workers, persistent_workers=args.workers > 0)
     while True:
         yield from loader
+
+
+def labelled_ids(args):
+    if args.labelled_ids is None:
+        return None
+    with open(args.labelled_ids) as listing:
+        return {line.strip() for line in listing if line.strip()}
 
 
 def sgd(modules):
@@ -154,6 +184,11 @@ def within_image_loss(embeddings, labels_down):
     return torch.stack(losses).mean() if losses else embeddings.sum() * 0
 
 
+def set_lr(optimizer, lr):
+    for group in optimizer.param_groups:
+        group['lr'] = lr
+
+
 def pretrain_step(network, head, optimizer, batch):
     images, distorted, labels = batch
     features = network(torch.cat([images, distorted]))  # [2B, C, H/4, W/4]: one forward, BatchNorm sees both views
@@ -176,29 +211,106 @@ def finetune_step(network, classifier, optimizer, batch):
     return loss.item()
 
 
-def run_stage(name, step, batches, args):
-    """Runs warm-up + timed steps; returns the figures of the stage."""
+def poly_lr(base, step, steps, warmup):
+    """contraseg's schedule: linear warm-up, then poly decay with power 0.9 (TF DeepLab's default)."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * (1 - (step - warmup) / max(1, steps - warmup)) ** 0.9
+
+
+def write_durable(path, write):
+    """temp file + fsync + rename + fsync of the directory, as contraseg writes its checkpoints."""
+    temp = os.path.join(os.path.dirname(path), '.' + os.path.basename(path) + '.tmp')
+    with open(temp, 'wb') as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    directory = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_checkpoint(out, name, modules, optimizer, step):
+    state = {'modules': [module.state_dict() for module in modules], 'optimizer': optimizer.state_dict(), 'step': step,
+             'rng': torch.get_rng_state(), 'loader_position': step}
+    write_durable(os.path.join(out, '%s.pt' % name), lambda handle: torch.save(state, handle))
+
+
+def run_stage(name, step, batches, args, bookkeeping):
+    """Runs warm-up + timed steps; returns the figures of the stage. A step's time runs from asking for its
+    batch to the end of its bookkeeping (metrics line, checkpoint when due), as contraseg's metrics.jsonl
+    times do (the checkpoint after step k lands in step k + 1's interval there; the mean is the same)."""
     step_s, wait_s, losses = [], [], []
+    stage_start = time.perf_counter()
     for index in range(args.warmup + args.steps):
         start = time.perf_counter()
         batch = next(batches)
         fetched = time.perf_counter()
-        losses.append(step(batch))
+        losses.append(step(index, batch))
+        bookkeeping(index, losses[-1], time.perf_counter() - start, time.perf_counter() - stage_start)
         if index >= args.warmup:
             step_s.append(time.perf_counter() - start)
             wait_s.append(fetched - start)
-    figures = {'step_s': round(statistics.median(step_s), 4), 'wait_s': round(statistics.median(wait_s), 4),
-               'images_per_s': round(args.batch / statistics.median(step_s), 2), 'last_loss': round(losses[-1], 5)}
-    print('%s: median %.4f s per step over %d steps after %d warm-up (waiting for data %.4f s), %.1f images/s, '
-          'last loss %.4f' % (name, figures['step_s'], args.steps, args.warmup, figures['wait_s'],
-                              figures['images_per_s'], figures['last_loss']), flush=True)
+    figures = {'step_s': round(statistics.median(step_s), 4), 'mean_step_s': round(statistics.mean(step_s), 4),
+               'wait_s': round(statistics.median(wait_s), 4),
+               'images_per_s': round(args.batch / statistics.mean(step_s), 2), 'last_loss': round(losses[-1], 5)}
+    print('%s: median %.4f s, mean %.4f s per step over %d steps after %d warm-up (waiting for data %.4f s), '
+          '%.1f images/s, last loss %.4f' % (name, figures['step_s'], figures['mean_step_s'], args.steps, args.warmup,
+                                             figures['wait_s'], figures['images_per_s'], figures['last_loss']), flush=True)
     return figures
+
+
+def stage_bookkeeping(stage, out, metrics, modules, optimizer, args):
+    """The per-step metrics line and the checkpoint every --checkpoint-every steps."""
+    def after_step(index, loss, seconds, since_start):
+        step = index + 1
+        record = {'kind': 'step', 'stage': stage, 'step': step, 'steps': args.warmup + args.steps, 'loss': loss,
+                  'lr': optimizer.param_groups[0]['lr'], 'imagesPerSecond': args.batch / seconds, 'seconds': since_start}
+        metrics.write(json.dumps(record) + '\n')
+        metrics.flush()
+        if step % args.checkpoint_every == 0:
+            save_checkpoint(out, stage, modules, optimizer, step)
+        if step % 10 == 0:
+            print('[torch] %s %d/%d loss %.4f' % (stage, step, args.warmup + args.steps, loss), file=sys.stderr, flush=True)
+    return after_step
+
+
+def profile_loader(args):
+    """CPU seconds of building one batch (8 items + collate) in this process, per view kind."""
+    result = {'bench': 'pipeline-torch-loader', 'batches': args.profile_loader}
+    for kind, distort in (('single', False), ('pair', True)):
+        dataset = CamVidCrops(args.data, 'train', args.crop, distort=distort)
+        cpu = []
+        for b in range(args.profile_loader + 2):
+            start = time.process_time()
+            torch.utils.data.default_collate([dataset[(b * args.batch + i) % len(dataset)] for i in range(args.batch)])
+            if b >= 2:
+                cpu.append(time.process_time() - start)
+        result[kind] = {'cpu_ms_per_batch': round(1000 * statistics.mean(cpu), 2)}
+    print(json.dumps(result))
 
 
 def main():
     args = parse_args()
+    if args.profile_loader > 0:
+        torch.set_num_threads(1)  # as in a DataLoader worker
+        profile_loader(args)
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    out = args.out or tempfile.mkdtemp(prefix='pipeline-torch-')
+    try:
+        run_stages(args, out)
+    finally:
+        if args.out is None:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def run_stages(args, out):
+    total = args.warmup + args.steps
     network = DeepLabV3Plus('resnet18', 16, width=0.5, aspp=128, reduction=24, decoder=128)
     result = {'bench': 'pipeline-torch', 'torch': torch.__version__, 'threads': args.threads, 'workers': args.workers,
               'batch': args.batch, 'crop': args.crop, 'steps': args.steps, 'warmup': args.warmup}
@@ -206,15 +318,27 @@ def main():
         head = ProjectionHead(128, layers=3, width=256)
         optimizer = sgd([network, head])
         network.train(), head.train()
-        batches = endless_batches(CamVidCrops(args.data, 'train', args.crop, distort=True), args)
-        result['pretrain'] = run_stage('pretrain', lambda batch: pretrain_step(network, head, optimizer, batch), batches, args)
+        batches = endless_batches(CamVidCrops(args.data, 'train', args.crop, distort=True, ids=labelled_ids(args)), args)
+        def step(index, batch):
+            set_lr(optimizer, poly_lr(0.05, index, total, 10))
+            return pretrain_step(network, head, optimizer, batch)
+        with open(os.path.join(out, 'metrics.jsonl'), 'a') as metrics:
+            bookkeeping = stage_bookkeeping('pretrain', out, metrics, [network, head], optimizer, args)
+            result['pretrain'] = run_stage('pretrain', step, batches, args, bookkeeping)
+        save_checkpoint(out, 'pretrain', [network, head], optimizer, total)  # the stage's last checkpoint (untimed, as contraseg's)
         batches.close()  # stops its workers before the next stage starts its own
     if 'finetune' in args.stages:
         classifier = Classifier(128, CLASSES)
         optimizer = sgd([network, classifier])
         network.train(), classifier.train()
-        batches = endless_batches(CamVidCrops(args.data, 'train', args.crop, distort=False), args)
-        result['finetune'] = run_stage('finetune', lambda batch: finetune_step(network, classifier, optimizer, batch), batches, args)
+        batches = endless_batches(CamVidCrops(args.data, 'train', args.crop, distort=False, ids=labelled_ids(args)), args)
+        def step(index, batch):
+            set_lr(optimizer, poly_lr(0.01, index, total, 0))
+            return finetune_step(network, classifier, optimizer, batch)
+        with open(os.path.join(out, 'metrics.jsonl'), 'a') as metrics:
+            bookkeeping = stage_bookkeeping('finetune', out, metrics, [network, classifier], optimizer, args)
+            result['finetune'] = run_stage('finetune', step, batches, args, bookkeeping)
+        save_checkpoint(out, 'finetune', [network, classifier], optimizer, total)
     print(json.dumps(result))
 
 
