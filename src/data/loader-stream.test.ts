@@ -7,6 +7,7 @@ import { liveTensorCount } from '../torch/scope.js';
 import { fixtureImage, temporaryFolder, writeCamVidFixture } from './fixtures.js';
 import { createLoader, type Batch, type Loader } from './loader.js';
 import { openDataset } from './open-dataset.js';
+import type { SegmentationDataset } from './types.js';
 
 const folder = await temporaryFolder('contraseg-stream-');
 after(() => folder.remove());
@@ -96,4 +97,29 @@ test('the workers\' decoded-sample cache changes no batch, and serves later epoc
   } finally {
     await copy.remove();
   }
+});
+
+test('stream() prefetches across epoch boundaries: with one batch per epoch the next epoch\'s batch is requested before it is asked for', async () => {
+  const reads: number[] = [];
+  const memory: SegmentationDataset = {
+    name: 'memory', classNames: ['a'], colours: [[0, 0, 0]], numClasses: 1, ignoreIndex: 255, length: 4, ids: ['m0', 'm1', 'm2', 'm3'],
+    get: async (index: number) => {
+      reads.push(index);
+      return { id: `m${index}`, width: 2, height: 2, image: new Uint8Array(12).fill(index), mask: new Uint8Array(4) };
+    },
+  };
+  const loader = createLoader(memory, { batchSize: 4, seed: 1, augment: null, views: { kind: 'single' }, prefetch: 2 });
+  const before = liveTensorCount();
+  try {
+    assert.equal(loader.batchesPerEpoch, 1);
+    const stream = loader.stream();
+    const first = await stream.next();
+    assert.ok(first.done !== true);
+    first.value.dispose();
+    assert.equal(reads.length, 12); // epoch 0's batch, and epochs 1 and 2 (prefetch 2) in flight while step 1 would run; 4 when each epoch restarted the queue
+    await stream.return();
+  } finally {
+    await loader.dispose();
+  }
+  assert.equal(liveTensorCount(), before);
 });

@@ -148,6 +148,34 @@ function toBatch(raw: RawBatch): PairBatch | Batch {
 }
 
 /**
+ * Batches built from `plans` in order, with `prefetch` of them requested ahead of the consumer (across
+ * epoch boundaries when `plans` crosses them). Breaking out early discards the requests in flight.
+ */
+async function* prefetched(plans: Iterator<BatchItem[]>, run: (items: BatchItem[]) => Promise<RawBatch>,
+  prefetch: number): AsyncGenerator<Batch | PairBatch, void, undefined> {
+  const pending: Promise<RawBatch>[] = [];
+  let exhausted = false;
+  const fill = (): void => {
+    while (!exhausted && pending.length < prefetch) {
+      const plan = plans.next();
+      if (plan.done === true) {
+        exhausted = true;
+        return;
+      }
+      const request = run(plan.value);
+      request.catch(() => undefined); // rejections surface when awaited; never unhandled if abandoned
+      pending.push(request);
+    }
+  };
+  fill();
+  while (pending.length > 0) {
+    const raw = await (pending.shift() as Promise<RawBatch>);
+    fill();
+    yield toBatch(raw);
+  }
+}
+
+/**
  * Creates a loader. File-backed datasets (the readers, subsetDataset) are decoded in worker threads;
  * other datasets on the main thread.
  * @throws ConfigError for invalid options.
@@ -168,31 +196,22 @@ export function createLoader(dataset: SegmentationDataset, options: LoaderOption
   const pool = workers > 0 && dataset.descriptor !== undefined ? new WorkerPool(dataset.descriptor, recipe, workers, startLoaderWorker, cacheBytes) : undefined;
   const run = (items: BatchItem[]): Promise<RawBatch> => (pool === undefined ? buildBatch(dataset, items, recipe) : pool.run(items));
   const prefetch = options.prefetch ?? Math.max(2, 2 * workers);
-  async function* epoch(index: number, startBatch = 0): AsyncGenerator<Batch | PairBatch, void, undefined> {
-    const batches = planEpoch(dataset.length, options, index);
-    const pending: Promise<RawBatch>[] = [];
-    let next = Math.max(0, startBatch);
-    const fill = (): void => {
-      while (pending.length < prefetch && next < batches.length) {
-        const request = run(batches[next++] as BatchItem[]);
-        request.catch(() => undefined); // rejections surface when awaited; never unhandled if abandoned
-        pending.push(request);
-      }
-    };
-    fill();
-    while (pending.length > 0) {
-      const raw = await (pending.shift() as Promise<RawBatch>);
-      fill();
-      yield toBatch(raw);
-    }
+  /** The sample lists of epoch `index` from batch `startBatch` on. */
+  function* epochPlans(index: number, startBatch: number): Generator<BatchItem[], void, undefined> {
+    yield* planEpoch(dataset.length, options, index).slice(Math.max(0, startBatch));
   }
   const batchesPerEpoch = planEpoch(dataset.length, options, 0).length;
   return {
     batchesPerEpoch,
-    epoch,
+    epoch: (index: number, startBatch = 0) => prefetched(epochPlans(index, startBatch), run, prefetch),
     async *stream(from: LoaderPosition = { epoch: 0, batch: 0 }) {
       if (batchesPerEpoch === 0) throw new ConfigError(`${dataset.name}: an epoch holds no batch; lower the batch size or set repeatToFill: true.`);
-      for (let index = from.epoch, start = from.batch; ; index++, start = 0) yield* epoch(index, start);
+      // One prefetch queue over every epoch: with few images an epoch is 2 or 3 batches, and a queue that
+      // restarted at each epoch made every second or third step wait for a whole batch to be built.
+      function* endless(): Generator<BatchItem[], void, undefined> {
+        for (let index = from.epoch, start = from.batch; ; index++, start = 0) yield* epochPlans(index, start);
+      }
+      yield* prefetched(endless(), run, prefetch);
     },
     dispose: async () => pool?.dispose(),
   };
