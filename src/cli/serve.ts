@@ -27,7 +27,7 @@ Examples:
   contraseg serve --model model.onnx                   # http://127.0.0.1:8080: the demo page
   contraseg serve --model model.onnx --port 9000 --host 0.0.0.0
   curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8080/segment -o mask.png
-  curl --data-binary @photo.png 'http://127.0.0.1:8080/segment?format=json'
+  curl --data-binary @photo.png -H 'Content-Type: image/png' 'http://127.0.0.1:8080/segment?format=json'
 POST /segment takes the bytes of a PNG or JPEG; ?format=png (default: a palette PNG whose values are
 the class ids; &mask=ids for a greyscale id PNG) or ?format=json ({width, height, classNames, colours,
 counts, inferenceMs, mask: base64 of the uint8 class ids, row-major}). GET /health, GET /model.onnx.

@@ -35,7 +35,8 @@ export type SegmentFormat =
   | { readonly kind: 'png'; readonly mask: 'colour' | 'ids' };
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-const ACCEPTED_TYPES = ['image/png', 'image/jpeg', 'application/octet-stream'];
+/** application/x-www-form-urlencoded is what `curl --data-binary` sends unless told otherwise; the bytes are checked anyway. */
+const ACCEPTED_TYPES = ['image/png', 'image/jpeg', 'application/octet-stream', 'application/x-www-form-urlencoded'];
 
 /**
  * Reads `?format=png|json` (default png) and, for png, `&mask=colour|ids` (default colour: a palette PNG
@@ -52,14 +53,16 @@ export function parseSegmentFormat(query: URLSearchParams): SegmentFormat {
 }
 
 /**
- * Checks the Content-Type of an upload: absent, image/png, image/jpeg or application/octet-stream.
+ * Checks the Content-Type of an upload: absent, image/png, image/jpeg, application/octet-stream or curl's
+ * default; a multipart form or JSON is refused with a hint.
  * @throws HttpError 415 otherwise.
  */
 export function checkUploadType(contentType: string | undefined): void {
   if (contentType === undefined) return;
   const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (!ACCEPTED_TYPES.includes(type)) {
-    throw new HttpError(415, `Content-Type ${type}: expected the raw bytes of a PNG or JPEG (image/png, image/jpeg or application/octet-stream), not a form or JSON`);
+    throw new HttpError(415, `Content-Type ${type}: expected the raw bytes of a PNG or JPEG (image/png, image/jpeg or ` +
+      'application/octet-stream), not a form or JSON; with curl: --data-binary @image.png, not -F');
   }
 }
 

@@ -107,6 +107,12 @@ describe('contraseg serve: HTTP server', () => {
     await assertJsonError(await post(fixtures.imagePng.subarray(0, 30)), 400, /corrupt/);
     await assertJsonError(await post(new Uint8Array(0)), 400, /empty request body/);
     await assertJsonError(await post('{"image": 1}', '', { 'Content-Type': 'application/json' }), 415, /Content-Type application\/json/);
+    const form = new FormData();
+    form.append('image', new Blob([new Uint8Array(fixtures.imagePng)], { type: 'image/png' }), 'image.png');
+    await assertJsonError(await fetch(`${server.url}/segment`, { method: 'POST', body: form }), 415, /Content-Type multipart\/form-data.*--data-binary/);
+    const curlDefault = await post(fixtures.imagePng, '', { 'Content-Type': 'application/x-www-form-urlencoded' });
+    assert.equal(curlDefault.status, 200, 'curl --data-binary without -H sends x-www-form-urlencoded: the bytes decide');
+    await curlDefault.arrayBuffer();
     await assertJsonError(await post(fixtures.imagePng, '?format=gif'), 400, /format=gif/);
     await assertJsonError(await post(fixtures.imagePng, '?mask=rainbow'), 400, /mask=rainbow/);
     await assertAlive();
