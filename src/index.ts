@@ -10,3 +10,4 @@ export * from './train/index.js';
 export * from './report/index.js';
 export * from './errors.js';
 export * from './deploy/index.js';
+export * as distributed from './distributed/index.js';

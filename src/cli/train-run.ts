@@ -10,6 +10,8 @@ import type { RunConfig } from '../train/config.js';
 import type { CliIO } from './args.js';
 import { progressEvents } from './progress.js';
 import { baselineDir, type TrainOptions } from './train.js';
+import { joinIfLaunched, launchLocalRanks } from './launch.js';
+import type { DataParallel } from '../train/data-parallel.js';
 
 /** The run's metrics as curve points (loss per logged step, val mIoU per evaluation). */
 function curveRecords(runDir: string): MetricRecord[] {
@@ -56,27 +58,50 @@ function column(name: string, result: RunResult): RunSummary | null {
   };
 }
 
-/** Runs `train`, `pretrain` or `finetune` as parsed, with progress on stderr and results on stdout. */
+/**
+ * Runs `train`, `pretrain` or `finetune` as parsed, with progress on stderr and results on stdout. With
+ * --nproc N it starts N ranks of itself instead; as a rank (WORLD_SIZE > 1 in the environment) it trains
+ * data-parallel, and only rank 0 prints and writes.
+ */
 export async function runTrainCommand(options: TrainOptions, io: CliIO): Promise<void> {
+  if (options.nproc > 1) {
+    const { EXIT_CODES } = await import('./main.js'); // at run time: main imports this module
+    return launchLocalRanks({ argv: options.rankArgv, nproc: options.nproc, exitCodes: EXIT_CODES,
+      ...(options.config.threads === null ? {} : { threadsPerRank: options.config.threads }) }, io);
+  }
+  const joined = joinIfLaunched(options.distTimeoutMs);
+  try {
+    const parallel: DataParallel | undefined = joined === undefined ? undefined : { group: joined.group, syncBatchNorm: options.syncBn };
+    if (joined === undefined || joined.group.rank === 0) return await trainAndReport(options, io, parallel);
+    await trainAndReport(options, { stdout: () => undefined, stderr: () => undefined, ...(io.signal === undefined ? {} : { signal: io.signal }) }, parallel);
+  } finally {
+    joined?.group.destroy();
+  }
+}
+
+async function trainAndReport(options: TrainOptions, io: CliIO, parallel: DataParallel | undefined): Promise<void> {
   const tty = io.isTTY === true;
   const { config } = options;
-  io.stderr(`contraseg ${options.command}: run directory ${options.runDir}\n`);
+  const writes = parallel === undefined || parallel.group.rank === 0;
+  io.stderr(`contraseg ${options.command}: run directory ${options.runDir}${parallel === undefined ? '' : ` (${parallel.group.worldSize} processes)`}\n`);
   const main = await runTraining({
     config, runDir: options.runDir, resume: options.resume, stages: options.stages,
     ...(options.pretrained === undefined ? {} : { pretrained: options.pretrained }),
-    events: progressEvents(io, config.method, { tty, every: config.logEvery }),
+    ...(writes ? { events: progressEvents(io, config.method, { tty, every: config.logEvery }) } : {}),
     ...(io.signal === undefined ? {} : { signal: io.signal }),
+    ...(parallel === undefined ? {} : { dataParallel: parallel }),
   });
-  await finish(main);
+  if (writes) await finish(main);
   const results: [string, RunResult][] = [[config.method, main]];
   if (options.command === 'train' && config.baseline && config.method !== 'ce') {
     const baselineConfig: RunConfig = { ...config, method: 'ce', baseline: false };
     const baseline = await runTraining({
       config: baselineConfig, runDir: baselineDir(options.runDir), resume: options.resume, stages: 'both',
-      events: progressEvents(io, 'ce baseline', { tty, every: config.logEvery }),
+      ...(writes ? { events: progressEvents(io, 'ce baseline', { tty, every: config.logEvery }) } : {}),
       ...(io.signal === undefined ? {} : { signal: io.signal }),
+      ...(parallel === undefined ? {} : { dataParallel: parallel }),
     });
-    await finish(baseline);
+    if (writes) await finish(baseline);
     results.push(['ce', baseline]);
   }
   if (options.json) {

@@ -23,6 +23,14 @@ export interface TrainOptions {
   /** finetune --from: the run dir or checkpoint of stage 1. */
   readonly pretrained?: string;
   readonly json: boolean;
+  /** --nproc: local ranks to start (1: this process trains alone, or as the rank a launcher made it). */
+  readonly nproc: number;
+  /** --sync-bn: BatchNorm statistics over all ranks. */
+  readonly syncBn: boolean;
+  /** --dist-timeout: bound on the rendezvous and every collective, ms. */
+  readonly distTimeoutMs: number;
+  /** The command line without --nproc, for the ranks --nproc starts. */
+  readonly rankArgv: readonly string[];
 }
 
 const EXAMPLES: Record<TrainOptions['command'], string> = {
@@ -33,6 +41,7 @@ Examples:
   contraseg train --dataset folder --root data/mine --labelled 20 --crop 256 --out runs/mine
   contraseg train --config run.yaml --set pretrain.temperature=0.1 --out runs/t01
   contraseg train --resume runs/quick                              # continue after a crash or Ctrl-C
+  contraseg train --preset camvid-quick --nproc 2 --batch-size 4   # 2 local processes, global batch 8
 
 Presets:
 ${Object.entries(PRESET_DESCRIPTIONS).map(([name, text]) => `  ${name.padEnd(13)} ${text}`).join('\n')}
@@ -100,7 +109,10 @@ function buildCommand(name: TrainOptions['command']): Command {
     .option('--channels-last', 'channels-last memory layout (faster on some CPUs only)')
     .option('--no-test', 'skip the final test-split evaluation')
     .option('--set <key=value>', 'any config key, e.g. pretrain.lossStride=8 (repeatable)', collect, [])
-    .option('--json', 'print the results as one JSON object');
+    .option('--json', 'print the results as one JSON object')
+    .option('--nproc <n>', 'data-parallel: start n local processes (ranks); --batch-size is per process', number)
+    .option('--sync-bn', 'data-parallel: BatchNorm statistics over every process\'s batch')
+    .option('--dist-timeout <seconds>', 'data-parallel: how long a rank waits for the others (default 300)', number);
   if (name === 'finetune') command.option('--from <dir>', 'stage-1 run directory or checkpoint to fine-tune');
   command.addHelpText('after', EXAMPLES[name]);
   return quietCommand(command);
@@ -158,6 +170,30 @@ function applyLearningRates(config: RunConfig, flags: Flags): RunConfig {
   return config;
 }
 
+/** argv without `--nproc N` / `--nproc=N`. */
+function withoutNproc(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--nproc') i++;
+    else if (!(argv[i] as string).startsWith('--nproc=')) out.push(argv[i] as string);
+  }
+  return out;
+}
+
+/** --nproc and --dist-timeout checked; laterRank: this process is a rank > 0 of a launched job (rank 0 made the run dir). */
+function parallelFlags(flags: Flags): { nproc: number; distTimeoutMs: number; laterRank: boolean } {
+  const nproc = flags.nproc === undefined ? 1 : (flags.nproc as number);
+  if (!Number.isInteger(nproc) || nproc < 1) throw new ConfigError(`--nproc: expected a positive integer, got ${String(flags.nproc)}`);
+  const seconds = flags.distTimeout === undefined ? 300 : (flags.distTimeout as number);
+  if (!(Number.isFinite(seconds) && seconds > 0)) throw new ConfigError(`--dist-timeout: expected a positive number of seconds, got ${String(flags.distTimeout)}`);
+  const rank = Number(process.env.RANK ?? '0');
+  if (nproc > 1 && process.env.WORLD_SIZE !== undefined && process.env.WORLD_SIZE !== '1') {
+    throw new ConfigError(`--nproc ${nproc} in a process already launched as a rank (WORLD_SIZE=${process.env.WORLD_SIZE}); ` +
+      'use either a launcher (torchrun, srun) or --nproc, not both');
+  }
+  return { nproc, distTimeoutMs: Math.round(seconds * 1000), laterRank: process.env.WORLD_SIZE !== undefined && rank > 0 };
+}
+
 /** @throws ConfigError for unknown flags, bad values, or a run directory that exists without --resume. */
 export function parseTrainArgs(name: TrainOptions['command'], argv: readonly string[]): TrainOptions {
   const command = buildCommand(name);
@@ -166,13 +202,14 @@ export function parseTrainArgs(name: TrainOptions['command'], argv: readonly str
   const resumeDir = typeof flags.resume === 'string' ? flags.resume : undefined;
   const runDir = resolve(resumeDir ?? (flags.out as string | undefined) ?? join('runs', String(flags.preset ?? flags.method ?? 'run')));
   const resume = flags.resume !== undefined;
+  const { nproc, distTimeoutMs, laterRank } = parallelFlags(flags);
   const pretrained = typeof flags.from === 'string' ? resolve(flags.from) : undefined;
   let config: RunConfig;
   if (resume && isRunDir(runDir)) {
     config = readRunConfig(runDir); // a resumed run keeps its config: bit-exact continuation
   } else {
     if (resume) throw new ConfigError(`--resume: ${runDir} holds no run (no config.json). Start it without --resume first.`);
-    if (isRunDir(runDir)) throw new ConfigError(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
+    if (isRunDir(runDir) && !laterRank) throw new ConfigError(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
     const base = pretrained !== undefined && existsSync(join(pretrained, 'config.json')) && flags.preset === undefined && flags.config === undefined
       ? { preset: undefined, configFile: join(pretrained, 'config.json') } : { preset: flags.preset as string | undefined, configFile: flags.config as string | undefined };
     config = applyLearningRates(resolveRunConfig({
@@ -186,7 +223,8 @@ export function parseTrainArgs(name: TrainOptions['command'], argv: readonly str
   }
   if (name === 'pretrain' && config.method === 'ce') throw new ConfigError('pretrain with --method ce has nothing to do; choose within, cross, batch or official');
   return {
-    command: name, config, runDir, resume, json: flags.json === true,
+    command: name, config, runDir, resume, json: flags.json === true, nproc, syncBn: flags.syncBn === true, distTimeoutMs,
+    rankArgv: [name, ...withoutNproc(argv)],
     stages: name === 'train' ? 'both' : name, ...(pretrained === undefined ? {} : { pretrained }),
   };
 }

@@ -54,6 +54,13 @@ export interface LoaderOptions<V extends LoaderViews = LoaderViews> {
    * with dropLast is a ConfigError).
    */
   readonly repeatToFill?: boolean;
+  /**
+   * Data-parallel training: this process is rank `rank` of `worldSize`. Every rank plans the same epoch
+   * (same seed) in global batches of batchSize x worldSize and takes its contiguous slice of each, so the
+   * group sees every image once per epoch and one step equals a single-process step on the global batch.
+   * A partial last global batch is dropped.
+   */
+  readonly shard?: { readonly rank: number; readonly worldSize: number };
 }
 
 /** Where a loader stands: the batch `batch` (0-based) of epoch `epoch`. */
@@ -138,6 +145,16 @@ function planEpoch(length: number, options: LoaderOptions, epoch: number): Batch
   return batches;
 }
 
+/** planEpoch, or with options.shard this rank's slice of every global batch (see LoaderOptions.shard). */
+function shardedEpoch(length: number, options: LoaderOptions, epoch: number): BatchItem[][] {
+  if (options.shard === undefined || options.shard.worldSize === 1) return planEpoch(length, options, epoch);
+  const { rank, worldSize } = options.shard;
+  const global = planEpoch(length, { ...options, batchSize: options.batchSize * worldSize }, epoch);
+  // A partial last global batch is dropped: ranks with unequal step counts would wait for each other.
+  return global.filter((batch) => batch.length === options.batchSize * worldSize)
+    .map((batch) => batch.slice(rank * options.batchSize, (rank + 1) * options.batchSize));
+}
+
 function toBatch(raw: RawBatch): PairBatch | Batch {
   const shape = [raw.size, 3, raw.height, raw.width];
   const images = tensor(raw.images, shape); // [B, 3, H, W] float32
@@ -198,9 +215,9 @@ export function createLoader(dataset: SegmentationDataset, options: LoaderOption
   const prefetch = options.prefetch ?? Math.max(2, 2 * workers);
   /** The sample lists of epoch `index` from batch `startBatch` on. */
   function* epochPlans(index: number, startBatch: number): Generator<BatchItem[], void, undefined> {
-    yield* planEpoch(dataset.length, options, index).slice(Math.max(0, startBatch));
+    yield* shardedEpoch(dataset.length, options, index).slice(Math.max(0, startBatch));
   }
-  const batchesPerEpoch = planEpoch(dataset.length, options, 0).length;
+  const batchesPerEpoch = shardedEpoch(dataset.length, options, 0).length;
   return {
     batchesPerEpoch,
     epoch: (index: number, startBatch = 0) => prefetched(epochPlans(index, startBatch), run, prefetch),

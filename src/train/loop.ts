@@ -73,6 +73,8 @@ export interface StageSpec<B extends Batch> {
   readonly signal?: AbortSignal;
   /** Default: stop at the first non-finite loss or gradient. */
   readonly nanGuard?: NanGuard;
+  /** Called after backward, before clipping and the update: data-parallel training averages the gradients here. */
+  afterBackward?(): void;
 }
 
 /** The loader position of the batch that step `step` (0-based) consumes. */
@@ -114,6 +116,7 @@ function attemptStep<B extends Batch>(spec: StageSpec<B>, batch: B, step: number
     if (!Number.isFinite(value)) return policy === 'skip' ? { loss: value, skipped: true } : nonFinite(`the loss is ${value}`);
     spec.optimizer.zeroGrad();
     loss.backward();
+    spec.afterBackward?.();
     const gradNorm = spec.gradClip === null ? undefined : clipGradNorm(params, spec.gradClip);
     const check = gradNorm ?? gradientSum(params);
     if (!Number.isFinite(check)) {

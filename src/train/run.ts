@@ -22,6 +22,7 @@ import { buildFinetuneModel, finetuneLoss, loadPretrainedNetwork, type FinetuneM
 import { runStage, type StageName, type StepRecord } from './loop.js';
 import { PretrainModel, pretrainLoss } from './pretrain.js';
 import { appendMetrics, initRunDir, truncateMetrics } from './run-dir.js';
+import { checkResumeWorldSize, gradientAveraging, loaderShard, parallelMetrics, startTogether, writesRunFiles, type DataParallel } from './data-parallel.js';
 
 /** What a caller (the CLI) watches. */
 export interface RunEvents {
@@ -58,6 +59,8 @@ export interface RunJob {
   readonly events?: RunEvents;
   /** Aborting it stops the run after the current step, with a checkpoint (InterruptedError). */
   readonly signal?: AbortSignal;
+  /** This process's rank in a data-parallel job (src/train/data-parallel.ts); only rank 0 writes files. */
+  readonly dataParallel?: DataParallel;
 }
 
 /** Steps of stage 2: for `ce` the whole budget (pretrain.steps + finetune.steps), so every method gets the same total. */
@@ -82,9 +85,9 @@ function save(runDir: string, series: string, model: Module, optimizer: Optimize
   saveCheckpoint(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics: { ...metrics, classes } });
 }
 
-function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined) {
+function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined, writes = true) {
   return (record: StepRecord): void => {
-    if (record.step % config.logEvery === 0 || record.step === record.steps || record.skipped === true) appendMetrics(runDir, { kind: 'step', ...record });
+    if (writes && (record.step % config.logEvery === 0 || record.step === record.steps || record.skipped === true)) appendMetrics(runDir, { kind: 'step', ...record });
     events?.onStep?.(record);
   };
 }
@@ -92,6 +95,7 @@ function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined
 async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
   const { config, runDir, events } = job;
   const steps = config.pretrain.steps;
+  const writes = writesRunFiles(job.dataParallel);
   manualSeed(deriveSeed(config.seed, 1));
   const model = new PretrainModel(config, data.labelled.numClasses);
   if (config.model.backboneWeights !== null) loadBackboneWeights(model.network, config.model.backboneWeights);
@@ -100,24 +104,26 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
   const loader = createLoader(data.labelled, {
     batchSize: config.batchSize, seed: deriveSeed(config.seed, 1), augment: trainAugmentation(config.data), repeatToFill: true,
     views: { kind: 'pair', distortions: distortionsFor(config.pretrain.distortionStrength) },
-    ...(config.data.workers === null ? {} : { workers: config.data.workers }),
+    ...(config.data.workers === null ? {} : { workers: config.data.workers }), ...loaderShard(job.dataParallel),
   });
   const started = performance.now();
   try {
     let startStep = 0;
     if (job.resume && findLatestCheckpoint(runDir, { name: 'pretrain' }) !== undefined) {
       startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'pretrain' }).step;
-      if (startStep < steps) truncateMetrics(runDir, 'pretrain', startStep, ['finetune']); // a finished stage 1 keeps stage 2's log
+      if (startStep < steps && writes) truncateMetrics(runDir, 'pretrain', startStep, ['finetune']); // a finished stage 1 keeps stage 2's log
     }
+    startTogether(job.dataParallel, model);
     model.train();
     events?.onStageStart?.('pretrain', steps, startStep);
     await runStage<PairBatch>({
       stage: 'pretrain', steps, startStep, loader, optimizer, schedule: buildSchedule(config.pretrain, steps), gradClip: config.pretrain.gradClip,
       lossOf: (batch) => pretrainLoss(model, batch, config.pretrain),
       checkpointEvery: config.checkpointEvery,
-      saveCheckpoint: (step, position) => save(runDir, 'pretrain', model, optimizer, 'pretrain', step, position, config, data),
+      saveCheckpoint: (step, position) => { if (writes) save(runDir, 'pretrain', model, optimizer, 'pretrain', step, position, config, data, parallelMetrics(job.dataParallel)); },
       evaluateEvery: 0,
-      onStep: onStep(runDir, config, events),
+      onStep: onStep(runDir, config, events, writes),
+      ...gradientAveraging(job.dataParallel, optimizer.params),
       nanGuard: { policy: config.nanPolicy, maxSkips: config.maxNanSkips, buffers: model.buffers() },
       ...(job.signal === undefined ? {} : { signal: job.signal }),
     });
@@ -153,6 +159,7 @@ interface FinetuneOutcome {
 async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: number | null }): Promise<FinetuneOutcome> {
   const { config, runDir, events } = job;
   const steps = finetuneSteps(config);
+  const writes = writesRunFiles(job.dataParallel);
   manualSeed(deriveSeed(config.seed, 2));
   const model = buildFinetuneModel(config, data.labelled.numClasses);
   const evaluateOn = evaluation(config, events);
@@ -161,7 +168,7 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
   let finalVal: EvaluationResult | null = null;
   const loader = createLoader(data.labelled, {
     batchSize: config.batchSize, seed: deriveSeed(config.seed, 2), augment: trainAugmentation(config.data), repeatToFill: true, views: { kind: 'single' },
-    ...(config.data.workers === null ? {} : { workers: config.data.workers }),
+    ...(config.data.workers === null ? {} : { workers: config.data.workers }), ...loaderShard(job.dataParallel),
   });
   const started = performance.now();
   try {
@@ -176,29 +183,32 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
     let startStep = 0;
     if (job.resume && findLatestCheckpoint(runDir, { name: 'finetune' }) !== undefined) {
       startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'finetune' }).step;
-      truncateMetrics(runDir, 'finetune', startStep, []);
+      if (writes) truncateMetrics(runDir, 'finetune', startStep, []);
     }
+    startTogether(job.dataParallel, model);
     model.train();
     events?.onStageStart?.('finetune', steps, startStep);
     await runStage<Batch>({
       stage: 'finetune', steps, startStep, loader, optimizer, schedule: buildSchedule(config.finetune, steps), gradClip: config.finetune.gradClip,
       lossOf: (batch) => finetuneLoss(model, batch, classWeights),
       checkpointEvery: config.checkpointEvery,
-      saveCheckpoint: (step, position) => save(runDir, 'finetune', model, stageOptimizer, 'finetune', step, position, config, data),
+      saveCheckpoint: (step, position) => { if (writes) save(runDir, 'finetune', model, stageOptimizer, 'finetune', step, position, config, data, parallelMetrics(job.dataParallel)); },
       evaluateEvery: config.eval.every,
       ...(data.val === null ? {} : {
         evaluate: async (step: number) => {
           const result = await evaluateOn(model, data.val as SegmentationDataset, 'val');
           if (step === steps) finalVal = result;
           const miou = result.metrics.meanIoU;
+          if (!writes) return; // every rank evaluates (same model, so no rank waits in a collective meanwhile); rank 0 records
           appendMetrics(runDir, { kind: 'eval', stage: 'finetune', step, split: 'val', mIoU: miou, pixelAccuracy: result.metrics.pixelAccuracy, seconds: result.seconds });
           if (Number.isFinite(miou) && (bestSoFar.value === null || miou > bestSoFar.value)) {
             bestSoFar.value = miou;
-            save(runDir, 'best', model, stageOptimizer, 'finetune', step, { epoch: 0, batch: 0 }, config, data, { valMiou: miou });
+            save(runDir, 'best', model, stageOptimizer, 'finetune', step, { epoch: 0, batch: 0 }, config, data, { valMiou: miou, ...parallelMetrics(job.dataParallel) });
           }
         },
       }),
-      onStep: onStep(runDir, config, events),
+      onStep: onStep(runDir, config, events, writes),
+      ...gradientAveraging(job.dataParallel, stageOptimizer.params),
       nanGuard: { policy: config.nanPolicy, maxSkips: config.maxNanSkips, buffers: model.buffers() },
       ...(job.signal === undefined ? {} : { signal: job.signal }),
     });
@@ -238,12 +248,16 @@ export async function runTraining(job: RunJob): Promise<RunResult> {
     const latest = findLatestCheckpoint(runDir, { name: 'finetune' }) ?? findLatestCheckpoint(runDir, { name: 'pretrain' });
     if (latest !== undefined) {
       const checkpoint = readCheckpoint(latest);
-      labelledIds = [...checkpoint.meta.splitIds];
-      checkpoint.dispose();
+      try {
+        checkResumeWorldSize(job.dataParallel, checkpoint.meta.metrics, checkpoint.file);
+        labelledIds = [...checkpoint.meta.splitIds];
+      } finally {
+        checkpoint.dispose();
+      }
     }
   }
   const data = await openRunData(config, labelledIds);
-  initRunDir(runDir, config, data.labelledIds);
+  if (writesRunFiles(job.dataParallel)) initRunDir(runDir, config, data.labelledIds);
   const runsPretrain = config.method !== 'ce' && job.stages !== 'finetune';
   const pretrainSeconds = runsPretrain ? await pretrainStage(job, data) : 0;
   if (job.stages === 'pretrain') {
@@ -256,7 +270,7 @@ export async function runTraining(job: RunJob): Promise<RunResult> {
     const evaluateOn = evaluation(config, job.events);
     const val = finalVal ?? (data.val === null ? null : await evaluateOn(model, data.val, 'val'));
     const test = data.test === null ? null : await evaluateOn(model, data.test, 'test');
-    if (test !== null) appendMetrics(runDir, { kind: 'eval', stage: 'finetune', step: finetuneSteps(config), split: 'test', mIoU: test.metrics.meanIoU, pixelAccuracy: test.metrics.pixelAccuracy, seconds: test.seconds });
+    if (test !== null && writesRunFiles(job.dataParallel)) appendMetrics(runDir, { kind: 'eval', stage: 'finetune', step: finetuneSteps(config), split: 'test', mIoU: test.metrics.meanIoU, pixelAccuracy: test.metrics.pixelAccuracy, seconds: test.seconds });
     return {
       runDir, method: config.method, labelled: data.labelled.length, val, test, bestValMiou: best.value,
       seconds: { pretrain: pretrainSeconds, finetune: finetuneSeconds, total: (performance.now() - started) / 1000 },

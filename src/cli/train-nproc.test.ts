@@ -1,0 +1,65 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+import { EXIT_CODES, runCli } from './main.js';
+
+// `train --nproc 2`: two local ranks of the CLI on loopback, 1 thread each (the numerics of data parallelism
+// are tested in src/distributed/data-parallel.test.ts; here: the wiring, who writes, resume rules).
+
+const folder = await temporaryFolder('contraseg-nproc-');
+after(() => folder.remove());
+const root = join(folder.path, 'camvid');
+const image = (id: string, i: number) => fixtureImage(id, 40, 30, [0, 3, 5, 8, 11], i);
+await writeCamVidFixture(root, {
+  train: Array.from({ length: 5 }, (_, i) => image(`t${i}`, i)),
+  val: [image('v0', 7)],
+  test: [image('x0', 2)],
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (text) => { stdout += text; }, stderr: (text) => { stderr += text; } });
+  return { code, stdout, stderr };
+}
+
+const tiny = ['--dataset', 'camvid', '--root', root, '--labelled', '3', '--batch-size', '2', '--crop', '32', '--width', '0.0625',
+  '--workers', '1', '--threads', '1', '--dist-timeout', '60'];
+
+test('train --nproc 2 --sync-bn: one run directory written by rank 0 only, world size in the checkpoints', { timeout: 240_000 }, async () => {
+  const runDir = join(folder.path, 'run');
+  const trained = await cli('train', ...tiny, '--pretrain-steps', '2', '--finetune-steps', '2', '--checkpoint-every', '1', '--set', 'logEvery=1',
+    '--nproc', '2', '--sync-bn', '--out', runDir);
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.match(trained.stderr, /starting 2 ranks on 127\.0\.0\.1:\d+, 1 thread\(s\) each/);
+  for (const file of ['config.json', 'split.txt', 'metrics.jsonl', 'summary.json', 'checkpoints/finetune.json']) assert.ok(existsSync(join(runDir, file)), file);
+  const steps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((record) => record.kind === 'step');
+  // One line per step (rank 1 writes none): pretrain 1, 2 and finetune 1, 2.
+  assert.deepEqual(steps.map((record) => `${String(record.stage)}${String(record.step)}`), ['pretrain1', 'pretrain2', 'finetune1', 'finetune2']);
+  const checkpoint = readCheckpoint(runDir, { name: 'finetune' });
+  const worldSize = checkpoint.meta.metrics.worldSize;
+  checkpoint.dispose();
+  assert.equal(worldSize, 2);
+
+  const resumedAlone = await cli('train', '--resume', runDir);
+  assert.equal(resumedAlone.code, EXIT_CODES.CONFIG, resumedAlone.stderr);
+  assert.match(resumedAlone.stderr, /was written by a run of 2 process\(es\) but this run has 1; resume with the same world size \(--nproc 2/);
+});
+
+test('--nproc: a bad value is a ConfigError; --nproc inside a launched rank is refused', async () => {
+  const bad = await cli('train', ...tiny, '--nproc', '0', '--out', join(folder.path, 'never'));
+  assert.equal(bad.code, EXIT_CODES.CONFIG);
+  assert.match(bad.stderr, /--nproc: expected a positive integer, got 0/);
+  process.env.WORLD_SIZE = '2';
+  try {
+    const nested = await cli('train', ...tiny, '--nproc', '2', '--out', join(folder.path, 'never'));
+    assert.equal(nested.code, EXIT_CODES.CONFIG);
+    assert.match(nested.stderr, /already launched as a rank \(WORLD_SIZE=2\)/);
+  } finally {
+    delete process.env.WORLD_SIZE;
+  }
+});
