@@ -59,6 +59,8 @@ interface Context {
   readonly queue: SerialQueue;
   readonly maxBodyBytes: number;
   readonly maxPixels: number;
+  /** The model's bytes as a Buffer view (not a copy per request). */
+  readonly modelBody: Buffer;
 }
 
 /**
@@ -73,6 +75,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     queue: new SerialQueue(options.maxQueue ?? DEFAULT_MAX_QUEUE),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+    modelBody: Buffer.from(options.modelBytes.buffer, options.modelBytes.byteOffset, options.modelBytes.byteLength),
   };
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, (request, response) => {
     handle(context, request, response).catch((error: unknown) => {
@@ -134,7 +137,7 @@ async function handle(context: Context, request: IncomingMessage, response: Serv
   }
   switch (route) {
     case 'model':
-      send(response, 200, 'application/octet-stream', Buffer.from(context.options.modelBytes), { 'Cache-Control': 'no-cache' });
+      send(response, 200, 'application/octet-stream', context.modelBody, { 'Cache-Control': 'no-cache' });
       return;
     case 'health':
       sendJson(response, 200, { status: 'ok', model: context.options.modelName, classNames: context.options.classNames, queued: context.queue.pending });
