@@ -13,7 +13,7 @@ const ui = {
   imageCanvas: element('image-canvas'), maskCanvas: element('mask-canvas'),
 };
 
-/** What the page holds; `lastMask` etc. are read by the browser test. */
+/** What the page holds (window.contrasegDemo, for the console; the browser test reads the canvas itself). */
 const state = { session: null, provider: '', metadata: null, modelName: '', image: null, tail: Promise.resolve(), runs: 0, lastMask: null };
 window.contrasegDemo = state;
 
