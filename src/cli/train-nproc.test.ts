@@ -1,9 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
 import { readCheckpoint } from '../train/checkpoint.js';
+import { freePort } from '../distributed/testing-launch.js';
 import { EXIT_CODES, runCli } from './main.js';
 
 // `train --nproc 2`: two local ranks of the CLI on loopback, 1 thread each (the numerics of data parallelism
@@ -62,4 +65,45 @@ test('--nproc: a bad value is a ConfigError; --nproc inside a launched rank is r
   } finally {
     delete process.env.WORLD_SIZE;
   }
+});
+
+/** Starts one rank of the CLI as its own process (as torchrun would) and resolves with its exit and stderr. */
+function startRank(argv: string[], env: Record<string, string>): { kill: () => void; done: Promise<{ code: number | null; stderr: string }> } {
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const hard = setTimeout(() => child.kill('SIGKILL'), 200_000);
+  return {
+    kill: () => child.kill('SIGKILL'),
+    done: new Promise((resolve) => child.on('close', (code) => { clearTimeout(hard); resolve({ code, stderr }); })),
+  };
+}
+
+test('a rank killed mid-run: rank 0 stops at once with a DistributedError (exit 9); --resume --nproc 2 finishes the run', { timeout: 300_000 }, async () => {
+  const runDir = join(folder.path, 'killed');
+  const port = await freePort();
+  const argv = ['train', ...tiny, '--method', 'ce', '--no-baseline', '--no-test', '--pretrain-steps', '0', '--finetune-steps', '400', '--checkpoint-every', '2',
+    '--eval-every', '0', '--out', runDir];
+  const env = (rank: number) => ({ MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: '2', RANK: String(rank), LOCAL_RANK: String(rank), CONTRASEG_NUM_THREADS: '1' });
+  const root0 = startRank(argv, env(0));
+  const rank1 = startRank(argv, env(1));
+  const pointer = join(runDir, 'checkpoints', 'finetune.json');
+  const deadline = Date.now() + 150_000;
+  while (!existsSync(pointer) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(existsSync(pointer), 'no checkpoint appeared');
+  const killedAt = Date.now();
+  rank1.kill();
+  const survivor = await root0.done;
+  await rank1.done;
+  assert.equal(survivor.code, EXIT_CODES.DISTRIBUTED, survivor.stderr);
+  assert.match(survivor.stderr, /contraseg: rank 0 of 2: (allReduce \((avg|max)\)|broadcast from rank 0): .*(Connection closed by peer|reset by peer|Broken pipe)/);
+  assert.ok(Date.now() - killedAt < 60_000, 'rank 0 did not stop within --dist-timeout');
+
+  const resumed = await cli('train', '--resume', runDir, '--nproc', '2');
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const checkpoint = readCheckpoint(runDir, { name: 'finetune' });
+  const step = checkpoint.meta.step;
+  checkpoint.dispose();
+  assert.equal(step, 400);
 });
