@@ -82,6 +82,11 @@ export function positionOfStep(step: number, batchesPerEpoch: number): LoaderPos
   return { epoch: Math.floor(step / batchesPerEpoch), batch: step % batchesPerEpoch };
 }
 
+/** What became of the checkpoints when a stage stops on a NaN (lastSaved = step of its last checkpoint, 0 = none). */
+function keptCheckpoint(lastSaved: number): string {
+  return lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) was kept` : 'no checkpoint of this stage was written yet';
+}
+
 /** One step's result: its loss and, with clipping, the gradient norm; `skipped` when its update was dropped. */
 interface StepOutcome {
   loss: number;
@@ -105,9 +110,8 @@ function gradientSum(params: readonly Tensor[]): number {
 function attemptStep<B extends Batch>(spec: StageSpec<B>, batch: B, step: number, lastSaved: number): StepOutcome {
   const policy = spec.nanGuard?.policy ?? 'stop';
   const params = spec.optimizer.params;
-  const kept = lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) was kept` : 'no checkpoint of this stage was written yet';
   const nonFinite = (what: string): never => {
-    throw new NumericalError(`${spec.stage}: ${what} at step ${step + 1}; ${kept}. ` +
+    throw new NumericalError(`${spec.stage}: ${what} at step ${step + 1}; ${keptCheckpoint(lastSaved)}. ` +
       'Lower the learning rate, add warm-up steps or set gradClip; or --nan-policy skip to drop such steps.');
   };
   return scope((): StepOutcome => {
@@ -129,6 +133,18 @@ function attemptStep<B extends Batch>(spec: StageSpec<B>, batch: B, step: number
     spec.optimizer.step();
     return gradNorm === undefined ? { loss: value } : { loss: value, gradNorm };
   });
+}
+
+/** Whether a stop was requested (a function: the signal changes between the checks of one step). */
+function isAborted<B extends Batch>(spec: StageSpec<B>): boolean {
+  return spec.signal?.aborted === true;
+}
+
+/** The InterruptedError of a stop requested through spec.signal after `step` steps (its checkpoint saved). */
+function interrupted<B extends Batch>(spec: StageSpec<B>, step: number): InterruptedError {
+  const reason: unknown = spec.signal?.reason;
+  return new InterruptedError(`${spec.stage} stopped after step ${step} of ${spec.steps}; its checkpoint is saved. Continue with --resume.`,
+    typeof reason === 'string' && reason.startsWith('SIG') ? (reason as NodeJS.Signals) : undefined);
 }
 
 /** Copies of the guard's buffers when steps may be skipped (policy 'skip'), else none. The caller disposes them. */
@@ -162,6 +178,11 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
   const stream = spec.loader.stream(positionOfStep(step, spec.loader.batchesPerEpoch));
   const profile = stepProfile(spec.stage); // CONTRASEG_STEP_PROFILE only
   for await (const batch of stream) {
+    if (isAborted(spec)) { // arrived while the loop waited for this batch: no step in progress
+      batch.dispose();
+      if (lastSaved !== step || step === 0) spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
+      throw interrupted(spec, step);
+    }
     profile?.mark('wait');
     const lr = spec.schedule(step);
     spec.optimizer.lr = lr;
@@ -176,12 +197,8 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
       for (const buffer of saved) buffer.dispose();
     }
     profile?.mark('free');
-    if (result.skipped === true) {
-      skippedSteps += 1;
-      skippedInARow += 1;
-    } else {
-      skippedInARow = 0;
-    }
+    skippedInARow = result.skipped === true ? skippedInARow + 1 : 0;
+    if (result.skipped === true) skippedSteps += 1;
     step += 1;
     const now = performance.now();
     spec.onStep({
@@ -191,21 +208,19 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
     last = now;
     profile?.mark('onStep');
     if (guard !== undefined && skippedInARow >= guard.maxSkips) {
-      throw new NumericalError(`${spec.stage}: ${skippedInARow} steps in a row (up to step ${step}) had a non-finite loss or gradient and were ` +
-        `skipped (maxNanSkips = ${guard.maxSkips}); ${lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) was kept` : 'no checkpoint of this stage was written'}. ` +
-        'Lower the learning rate, add warm-up steps or set gradClip.');
+      throw new NumericalError(`${spec.stage}: ${skippedInARow} steps in a row (up to step ${step}) had a non-finite loss or gradient and ` +
+        `were skipped (maxNanSkips = ${guard.maxSkips}); ${keptCheckpoint(lastSaved)}. Lower the learning rate, add warm-up steps or set gradClip.`);
     }
+    // A signal handler runs only when the event loop turns, and prefetched batches let this loop go on
+    // without one: turn it here, so that SIGINT/SIGTERM stop after the step during which they arrived.
+    if (spec.signal !== undefined) await new Promise<void>((resolve) => setImmediate(resolve));
     const checkpointDue = step % spec.checkpointEvery === 0 || step === spec.steps;
-    if (checkpointDue || spec.signal?.aborted === true) {
+    if (checkpointDue || isAborted(spec)) {
       spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
       lastSaved = step;
       profile?.mark('checkpoint');
     }
-    if (spec.signal?.aborted === true) {
-      const reason: unknown = spec.signal.reason;
-      throw new InterruptedError(`${spec.stage} stopped after step ${step} of ${spec.steps}; its checkpoint is saved. Continue with --resume.`,
-        typeof reason === 'string' && reason.startsWith('SIG') ? (reason as NodeJS.Signals) : undefined);
-    }
+    if (isAborted(spec)) throw interrupted(spec, step);
     if (spec.evaluate !== undefined && ((spec.evaluateEvery > 0 && step % spec.evaluateEvery === 0) || step === spec.steps)) {
       await spec.evaluate(step);
       last = performance.now();
