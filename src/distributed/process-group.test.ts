@@ -2,6 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../errors.js';
 import { readLaunchEnv } from './init.js';
+import { fileStore, ProcessGroup } from './process-group.js';
+import { tensor, scope, liveTensorCount } from '../torch/index.js';
+import { DistributedError } from '../errors.js';
+import { temporaryFolder } from '../data/fixtures.js';
+import { join } from 'node:path';
 import { freePort, launchRanks, localRanks, type RankOutcome } from './testing-launch.js';
 
 // Two ranks on loopback, 1 thread each. Expected values are computed by hand from each rank's inputs
@@ -14,11 +19,11 @@ function reportOf(outcome: RankOutcome): Record<string, unknown> {
   return outcome.report;
 }
 
-test('all-reduce (sum, avg, max, mixed dtypes in one call), broadcast, all-gather and barrier across 2 ranks', { timeout: 60_000 }, async () => {
+test('all-reduce (sum, avg, max, mixed dtypes in one call), broadcast, all-gather and barrier across 2 ranks; no tensor leaks', { timeout: 60_000 }, async () => {
   const outcomes = await launchRanks({ scenario: 'collectives', ranks: localRanks(await freePort(), 2), timeoutMs: 10_000, hardTimeoutMs: 50_000 });
   for (const outcome of outcomes) {
     assert.deepEqual(reportOf(outcome), {
-      sum: [3, 30, -1], count: [3], avg: [0.5, 1], max: [1, 0], broadcast: [101], gathered: [[0, 1], [7, 8]],
+      leaked: 0, sum: [3, 30, -1], count: [3], avg: [0.5, 1], max: [1, 0], broadcast: [101], gathered: [[0, 1], [7, 8]],
     });
   }
 });
@@ -108,5 +113,36 @@ test('readLaunchEnv: the variables of torchrun\'s contract, and a ConfigError na
   for (const [change, message] of cases) {
     const env = { ...good, ...change };
     assert.throws(() => readLaunchEnv(env), (error: unknown) => error instanceof ConfigError && message.test(error.message), JSON.stringify(change));
+  }
+});
+
+test('FileStore: set/get/add, a wait past its timeout is a DistributedError (timeout); a 1-rank group over it', async () => {
+  const folder = await temporaryFolder('contraseg-filestore-');
+  try {
+    const store = fileStore(join(folder.path, 'store'), 1, 2000);
+    store.set('greeting', 'hello');
+    assert.equal(store.get('greeting'), 'hello');
+    assert.equal(store.add('counter', 2), 2);
+    assert.equal(store.add('counter', 3), 5);
+    const start = Date.now();
+    assert.throws(() => store.wait(['never-set'], 300), (error: unknown) => error instanceof DistributedError && error.kind === 'timeout' &&
+      /store file:\/\/.*: wait for never-set/.test(error.message));
+    assert.ok(Date.now() - start < 5000);
+    const group = ProcessGroup.create(store, { rank: 0, worldSize: 1, timeoutMs: 2000, device: { hostname: '127.0.0.1' }, threads: 1 });
+    const before = liveTensorCount();
+    scope(() => {
+      const values = tensor([1.5, -2], [2]);
+      group.allReduce(values, 'avg');
+      assert.deepEqual(values.toArray(), [1.5, -2]);
+      assert.deepEqual(group.allGather(values).map((part) => part.toArray()), [[1.5, -2]]);
+    });
+    assert.equal(liveTensorCount(), before);
+    assert.throws(() => group.allReduce(tensor([1], [1], { dtype: 'int64' }), 'avg'),
+      (error: unknown) => error instanceof DistributedError && error.kind === 'usage' && /'avg' needs float32 or float64 tensors, got int64/.test(error.message));
+    group.destroy();
+    group.destroy(); // idempotent
+    assert.throws(() => group.barrier(), (error: unknown) => error instanceof DistributedError && error.kind === 'usage' && /destroyed/.test(error.message));
+  } finally {
+    await folder.remove();
   }
 });

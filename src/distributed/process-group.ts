@@ -149,9 +149,19 @@ export class ProcessGroup {
       `Another rank failed or stopped (see its own error); the timeout is ${this.timeoutMs} ms`, () => fn(group));
   }
 
-  /** Reduces every tensor across ranks, in place (tensors of one dtype travel as one buffer). @throws DistributedError */
+  /**
+   * Reduces every tensor across ranks, in place (tensors of one dtype travel as one buffer); 'avg' takes
+   * floating-point tensors only.
+   * @throws DistributedError
+   */
   allReduce(tensors: Tensor | Tensor[], op: ReduceOp = 'sum'): void {
-    const handles = handlesOf(Array.isArray(tensors) ? tensors : [tensors], 'allReduce', 'tensors');
+    const list = Array.isArray(tensors) ? tensors : [tensors];
+    const handles = handlesOf(list, 'allReduce', 'tensors');
+    const integral = list.find((item) => item.dtype !== 'float32' && item.dtype !== 'float64');
+    if (op === 'avg' && integral !== undefined) {
+      throw new DistributedError(`rank ${this.rank}: allReduce 'avg' needs float32 or float64 tensors, got ${integral.dtype}; ` +
+        "use 'sum' and divide by the world size in the dtype you want", 'usage');
+    }
     this.run(`allReduce (${op})`, (group) => c10d.distAllReduce(group, handles, op));
   }
 

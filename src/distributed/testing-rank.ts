@@ -4,7 +4,8 @@
  * JSON line with what it saw. Not a test itself; never imported by library code.
  */
 import { initProcessGroup, averageGradients, broadcastFromRoot, syncBatchNorm, type Distributed } from './index.js';
-import { tensor, scope, optim, crossEntropy } from '../torch/index.js';
+import { tensor, scope, optim, crossEntropy, liveTensorCount } from '../torch/index.js';
+import type { ProcessGroup } from './process-group.js';
 import { ContrasegError, DistributedError } from '../errors.js';
 import { dataParallelProblem, problemForward as forward } from './testing-problem.js';
 
@@ -35,9 +36,28 @@ function collectives({ group }: Distributed): unknown {
   const gathered = group.allGather(tensor([rank * 7, rank * 7 + 1], [2]));
   group.barrier();
   return {
+    leaked: leakedByCollectives(group),
     sum: values.toArray(), count: counts.toArray(), avg: averaged.toArray(), max: maxed.toArray(),
     broadcast: broadcast.toArray(), gathered: gathered.map((part) => part.toArray()),
   };
+}
+
+/** Handles left behind by the tensor APIs of a group (collectives, gradient averaging, sync BN), in a scope. */
+function leakedByCollectives(group: ProcessGroup): number {
+  const before = liveTensorCount();
+  const weight = tensor([1, 2], [2]).setRequiresGrad(true);
+  scope(() => {
+    const input = tensor(Float32Array.from({ length: 16 }, (_, i) => i * (group.rank + 1)), [2, 2, 2, 2]);
+    group.allReduce([input, tensor([1], [1], { dtype: 'int64' })], 'sum');
+    group.allReduce(input, 'avg');
+    group.broadcast(input, 0);
+    for (const part of group.allGather(input)) part.dispose();
+    const output = syncBatchNorm(group, input, { weight, bias: null, runningMean: null, runningVar: null, momentum: 0.1, eps: 1e-5, training: true });
+    output.sum().backward();
+    averageGradients(group, [weight]);
+  });
+  weight.dispose();
+  return liveTensorCount() - before;
 }
 
 function failAfterBarrier({ group }: Distributed, how: 'die' | 'stall'): unknown {
