@@ -241,6 +241,10 @@ function bestValue(runDir: string): number | null {
  */
 export async function runTraining(job: RunJob): Promise<RunResult> {
   const { config, runDir } = job;
+  if (job.dataParallel !== undefined && config.nanPolicy === 'skip') {
+    // A rank skipping a step the others take would pair its next all-reduce with their current one.
+    throw new ConfigError("nanPolicy 'skip' is not available with data-parallel training: the ranks could skip different steps. Use --nan-policy stop (the default)");
+  }
   if (config.threads !== null) setNumThreads(config.threads);
   const started = performance.now();
   let labelledIds: string[] | undefined;
