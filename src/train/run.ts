@@ -109,8 +109,9 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
   const started = performance.now();
   try {
     let startStep = 0;
-    if (job.resume && findLatestCheckpoint(runDir, { name: 'pretrain' }) !== undefined) {
-      startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'pretrain' }).step;
+    if (job.resume) {
+      if (findLatestCheckpoint(runDir, { name: 'pretrain' }) !== undefined) startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'pretrain' }).step;
+      // without a checkpoint too: a run killed before its first one logged steps that are now done again
       if (startStep < steps && writes) truncateMetrics(runDir, 'pretrain', startStep, ['finetune']); // a finished stage 1 keeps stage 2's log
     }
     startTogether(job.dataParallel, model);
@@ -181,9 +182,9 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
     optimizer = buildOptimizer(config.finetune.optimizer, model);
     const stageOptimizer = optimizer;
     let startStep = 0;
-    if (job.resume && findLatestCheckpoint(runDir, { name: 'finetune' }) !== undefined) {
-      startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'finetune' }).step;
-      if (writes) truncateMetrics(runDir, 'finetune', startStep, []);
+    if (job.resume) {
+      if (findLatestCheckpoint(runDir, { name: 'finetune' }) !== undefined) startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'finetune' }).step;
+      if (writes) truncateMetrics(runDir, 'finetune', startStep, []); // also from 0: see stage 1
     }
     startTogether(job.dataParallel, model);
     model.train();
