@@ -30,7 +30,9 @@ test('phases get the main thread\'s CPU time: a busy phase has it, a sleeping on
     assert.equal(step.count, 2);
     assert.ok(wait.wallMs >= 60 && step.wallMs >= 100, JSON.stringify(line.phases));
     // CPU time never exceeds wall time on one thread (0.1 ms slack for the two clocks' reads)
-    assert.ok(wait.cpuMs !== null && step.cpuMs !== null, 'procfs schedstat unreadable');
+    assert.ok(wait.cpuMs !== null && step.cpuMs !== null && wait.runqueueMs !== null && step.runqueueMs !== null, 'procfs schedstat unreadable');
+    // a sleep is neither CPU nor runqueue time: most of the 60 ms of waiting is left as sleep (a stall each time)
+    assert.ok(wait.wallMs - wait.cpuMs - wait.runqueueMs > 50, JSON.stringify(line.phases));
     assert.ok(step.cpuMs <= step.wallMs + 0.1 && wait.cpuMs <= wait.wallMs + 0.1, JSON.stringify(line.phases));
     assert.ok(step.cpuMs > 4 * wait.cpuMs, JSON.stringify(line.phases));
   } finally {
