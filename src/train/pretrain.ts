@@ -7,7 +7,8 @@
  */
 import type { PairBatch } from '../data/loader.js';
 import {
-  batchContrastiveLoss, crossImageContrastiveLoss, officialContrastiveLoss, withinImageContrastiveLoss, DEFAULT_IGNORE_INDEX,
+  batchContrastiveLoss, contrastiveLossFloor, crossImageContrastiveLoss, officialContrastiveLoss, withinImageContrastiveLoss,
+  DEFAULT_IGNORE_INDEX,
 } from '../losses/index.js';
 import { buildModel } from '../models/build.js';
 import type { DeepLabV3Plus } from '../models/deeplabv3plus.js';
@@ -49,11 +50,18 @@ function atLossStride(features: Tensor, imageSize: readonly [number, number], lo
   return adaptiveAvgPool2d(features, [Math.ceil(height / lossStride), Math.ceil(width / lossStride)]);
 }
 
+/** What pretrainLoss can report besides the loss. */
+export interface PretrainStats {
+  /** The contrastive loss's floor on this batch (contrastiveLossFloor; 0 for 'official'): how far stage 1 has to go. */
+  lossFloor: number;
+}
+
 /**
  * The stage-1 loss of one batch (a scalar the caller backpropagates and frees).
  * batch.images I and batch.distorted Î [B, 3, H, W], batch.labels [B, H, W] (255 = ignore).
+ * `stats`, when given, receives the batch's loss floor (of the contrastive term alone).
  */
-export function pretrainLoss(model: PretrainModel, batch: PairBatch, config: PretrainConfig): Tensor {
+export function pretrainLoss(model: PretrainModel, batch: PairBatch, config: PretrainConfig, stats?: PretrainStats): Tensor {
   return scope(() => {
     const size = batch.images.shape[0] as number;
     const imageSize: [number, number] = [batch.images.shape[2] as number, batch.images.shape[3] as number];
@@ -64,6 +72,7 @@ export function pretrainLoss(model: PretrainModel, batch: PairBatch, config: Pre
     const anchors = embeddings.slice(0, 0, size); // view I
     const contrast = embeddings.slice(0, size, 2 * size); // view Î
     const options = { temperature: config.temperature, ignoreIndex: DEFAULT_IGNORE_INDEX };
+    if (stats !== undefined) stats.lossFloor = contrastiveLossFloor(config.loss, labels, labels, { ignoreIndex: DEFAULT_IGNORE_INDEX });
     let loss: Tensor;
     switch (config.loss) {
       case 'within':

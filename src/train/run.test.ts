@@ -58,6 +58,9 @@ test('a run interrupted in each stage and resumed twice logs the very same losse
   assert.deepEqual(resumed.test?.confusion, full.test?.confusion);
   assert.equal(resumed.test?.images, 2);
   assert.ok(full.test !== null && Number.isFinite(full.test.metrics.meanIoU));
+  // Stage 1 logs each batch's loss floor (contrastiveLossFloor, tested by hand in src/losses): positive, never above the loss.
+  const stage1 = readMetrics(straight).filter((record) => record.kind === 'step' && record.stage === 'pretrain');
+  for (const record of stage1) assert.ok((record.lossFloor as number) > 0 && (record.lossFloor as number) <= (record.loss as number), JSON.stringify(record));
   assert.equal(liveTensorCount(), before);
 });
 

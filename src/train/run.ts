@@ -20,7 +20,7 @@ import { MODEL_PREFIX, findLatestCheckpoint, readCheckpoint, resumeFromCheckpoin
 import type { RunConfig } from './config.js';
 import { buildFinetuneModel, finetuneLoss, loadPretrainedNetwork, type FinetuneModel } from './finetune.js';
 import { runStage, type StageName, type StepRecord } from './loop.js';
-import { PretrainModel, pretrainLoss } from './pretrain.js';
+import { PretrainModel, pretrainLoss, type PretrainStats } from './pretrain.js';
 import { appendMetrics, initRunDir, truncateMetrics } from './run-dir.js';
 import { checkResumeWorldSize, gradientAveraging, loaderShard, parallelMetrics, startTogether, writesRunFiles, type DataParallel } from './data-parallel.js';
 
@@ -85,8 +85,11 @@ function save(runDir: string, series: string, model: Module, optimizer: Optimize
   saveCheckpoint(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics: { ...metrics, classes } });
 }
 
+/** A step as metrics.jsonl records it: stage 1 adds the batch's contrastive loss floor (contrastiveLossFloor). */
+type LoggedStep = StepRecord & { readonly lossFloor?: number };
+
 function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined, writes = true) {
-  return (record: StepRecord): void => {
+  return (record: LoggedStep): void => {
     if (writes && (record.step % config.logEvery === 0 || record.step === record.steps || record.skipped === true)) appendMetrics(runDir, { kind: 'step', ...record });
     events?.onStep?.(record);
   };
@@ -106,6 +109,8 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
     views: { kind: 'pair', distortions: distortionsFor(config.pretrain.distortionStrength) },
     ...(config.data.workers === null ? {} : { workers: config.data.workers }), ...loaderShard(job.dataParallel),
   });
+  const stats: PretrainStats = { lossFloor: 0 };
+  const log = onStep(runDir, config, events, writes);
   const started = performance.now();
   try {
     let startStep = 0;
@@ -119,11 +124,11 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
     events?.onStageStart?.('pretrain', steps, startStep);
     await runStage<PairBatch>({
       stage: 'pretrain', steps, startStep, loader, optimizer, schedule: buildSchedule(config.pretrain, steps), gradClip: config.pretrain.gradClip,
-      lossOf: (batch) => pretrainLoss(model, batch, config.pretrain),
+      lossOf: (batch) => pretrainLoss(model, batch, config.pretrain, stats),
       checkpointEvery: config.checkpointEvery,
       saveCheckpoint: (step, position) => { if (writes) save(runDir, 'pretrain', model, optimizer, 'pretrain', step, position, config, data, parallelMetrics(job.dataParallel)); },
       evaluateEvery: 0,
-      onStep: onStep(runDir, config, events, writes),
+      onStep: (record) => log(config.pretrain.loss === 'official' ? record : { ...record, lossFloor: stats.lossFloor }),
       ...gradientAveraging(job.dataParallel, optimizer.params),
       nanGuard: { policy: config.nanPolicy, maxSkips: config.maxNanSkips, buffers: model.buffers() },
       ...(job.signal === undefined ? {} : { signal: job.signal }),
