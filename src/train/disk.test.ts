@@ -170,6 +170,21 @@ describe('a training run whose checkpoint write the real disk refuses', () => {
       }
     });
 
+  it('a read-only checkpoints/ (a read-only bind mount): exit 4 naming the file and EROFS, the last checkpoint intact, resumable',
+    { skip: mountable ? false : 'cannot mount here (needs root and mount rights); the injected EROFS above still runs' }, async () => {
+      const runDir = join(folder.path, 'read-only');
+      const saved = await interruptedRun(runDir);
+      const checkpoints = join(runDir, CHECKPOINT_DIR);
+      execFileSync('mount', ['--bind', checkpoints, checkpoints]);
+      try {
+        execFileSync('mount', ['-o', 'remount,bind,ro', checkpoints]);
+        await assertRefusedResume(runDir, saved, /EROFS: read-only file system/);
+      } finally {
+        execFileSync('umount', ['-l', checkpoints]);
+      }
+      await assertResumesToReference(runDir);
+    });
+
   it('a checkpoints/ directory the user may not write (run as nobody): exit 4 naming the file and EACCES, resumable',
     { skip: isRoot ? false : 'needs root to run the training as another user (root bypasses permissions); the injected EACCES above still runs' }, async () => {
       const runDir = join(folder.path, 'denied');
