@@ -5,9 +5,9 @@
  * fixed, `--resume` ends with the very weights of an uninterrupted run.
  *
  * In process, through the injectable file-system layer (always). Then real disks where the machine allows
- * it: a tiny tmpfs filled up (needs `mount`, i.e. root), and a root-owned read-only checkpoints/ written by
- * a training run as user nobody (root itself bypasses permissions); otherwise those tests are skipped and
- * say why.
+ * it: a tiny tmpfs filled up and a read-only bind mount of checkpoints/ (both need `mount`, i.e. root), and
+ * a root-owned, mode 555 checkpoints/ written by a training run as user nobody (root itself bypasses
+ * permissions); otherwise those tests are skipped and say why.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
