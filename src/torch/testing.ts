@@ -75,6 +75,9 @@ export const FLOAT32_UNIT_ROUNDOFF = 2 ** -24;
  * implementations (ours and PyTorch's float32 oracle) each within this bound of the exact value differ by
  * at most twice it, whatever blocking or thread count either CPU used. Scale it by the magnitude sum
  * (e.g. a checksum's sum of |values|), not by the value, which may cancel.
+ * For a whole network this is a model rather than a proof: it takes each layer to pass errors on without
+ * amplifying them relative to the values' magnitudes (training-mode BatchNorm renormalises every layer).
+ * Eval-mode networks get proven first-order bounds instead (scripts/fixtures/chain_bounds.py).
  */
 export function float32ChainBound(depth: number, reductionLength: number): number {
   const nu = reductionLength * FLOAT32_UNIT_ROUNDOFF;
@@ -281,7 +284,12 @@ export interface GradcheckOptions {
   eps?: number;
   /** Relative tolerance (default 1e-5). */
   rtol?: number;
-  /** Absolute tolerance (default 1e-6): truncation error ~eps^2 and roundoff ~1e-16/eps are far below. */
+  /**
+   * Absolute tolerance (default 1e-6). In float64 a central difference is off by <= eps^2 / 6 |f'''|
+   * (truncation: 1.7e-13 |f'''| at eps = 1e-6) plus 2 gamma_k |F| / (2 eps) (the two evaluations of the
+   * objective F, k roundings each: k |F| x 1.1e-10): both below 1e-6 while |f'''| <= 1e6 and k |F| <= 1e4,
+   * which the small inputs of the gradchecks keep. A larger objective needs a larger atol.
+   */
   atol?: number;
   /** Names the check in failure messages. */
   what?: string;
