@@ -107,3 +107,12 @@ test('a rank killed mid-run: rank 0 stops at once with a DistributedError (exit 
   checkpoint.dispose();
   assert.equal(step, 400);
 });
+
+test('the contraseg script itself with --nproc 2 (its top-level await must not wait on the launcher)', { timeout: 240_000 }, async () => {
+  const runDir = join(folder.path, 'script');
+  const { done } = startRank(['train', ...tiny, '--method', 'ce', '--no-baseline', '--no-test', '--pretrain-steps', '0', '--finetune-steps', '2',
+    '--eval-every', '0', '--nproc', '2', '--out', runDir], {});
+  const { code, stderr } = await done;
+  assert.equal(code, 0, stderr);
+  assert.ok(existsSync(join(runDir, 'summary.json')));
+});

@@ -11,6 +11,9 @@ import type { CliIO } from './args.js';
 import { progressEvents } from './progress.js';
 import { baselineDir, type TrainOptions } from './train.js';
 import { joinIfLaunched, launchLocalRanks } from './launch.js';
+// A cycle (main imports this module), read only when a command runs: by then main has defined it. A dynamic
+// import here would wait for main's own top-level await, i.e. forever.
+import { EXIT_CODES } from './main.js';
 import type { DataParallel } from '../train/data-parallel.js';
 
 /** The run's metrics as curve points (loss per logged step, val mIoU per evaluation). */
@@ -65,7 +68,6 @@ function column(name: string, result: RunResult): RunSummary | null {
  */
 export async function runTrainCommand(options: TrainOptions, io: CliIO): Promise<void> {
   if (options.nproc > 1) {
-    const { EXIT_CODES } = await import('./main.js'); // at run time: main imports this module
     return launchLocalRanks({ argv: options.rankArgv, nproc: options.nproc, exitCodes: EXIT_CODES,
       ...(options.config.threads === null ? {} : { threadsPerRank: options.config.threads }) }, io);
   }
