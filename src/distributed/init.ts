@@ -77,10 +77,16 @@ export interface Distributed {
 }
 
 /**
- * Compares every rank's WORLD_SIZE with rank 0's through the store, so that a launcher started with two
- * different sizes fails with a ConfigError naming both instead of waiting for a rank that never comes.
+ * Compares every rank's WORLD_SIZE with rank 0's through the store, and claims this RANK, so that a launcher
+ * started with two different sizes or a RANK twice fails with a ConfigError saying so, instead of waiting
+ * for a rank that never comes.
  */
 function checkWorldSize(store: Store, launch: LaunchEnv): void {
+  // Atomic: of two processes started with the same RANK, the second one learns it here.
+  if (store.add(`contraseg/rank_claims/${launch.rank}`, 1) > 1) {
+    throw new ConfigError(`RANK=${launch.rank} is already taken by another process of this job (WORLD_SIZE=${launch.worldSize}); ` +
+      `give every process its own RANK in 0..${launch.worldSize - 1}`);
+  }
   store.set(`contraseg/world_size/${launch.rank}`, String(launch.worldSize));
   if (launch.rank === 0) return;
   const rootSize = Number(store.get('contraseg/world_size/0'));
@@ -93,7 +99,7 @@ function checkWorldSize(store: Store, launch: LaunchEnv): void {
 /**
  * Joins the job described by the launch variables: rank 0 serves a TCPStore on MASTER_ADDR:MASTER_PORT,
  * every rank connects, then a Gloo process group links all ranks.
- * @throws ConfigError for missing or malformed variables or mismatched WORLD_SIZE; DistributedError when
+ * @throws ConfigError for missing or malformed variables, mismatched WORLD_SIZE or a RANK taken twice; DistributedError when
  * the store cannot be served or reached, or the ranks do not all arrive within the timeout.
  */
 export function initProcessGroup(options: InitOptions = {}): Distributed {

@@ -95,6 +95,17 @@ test('mismatched WORLD_SIZE: ConfigError naming both sizes on the odd rank, a ti
   assert.match(String(rootError.message), /same WORLD_SIZE/);
 });
 
+test('the same RANK twice: ConfigError on the second process, a timeout (not a hang) for the others', { timeout: 60_000 }, async () => {
+  const ranks = localRanks(await freePort(), 3);
+  ranks[2] = { ...ranks[2], RANK: '1' };
+  const outcomes = await launchRanks({ scenario: 'init', ranks, timeoutMs: 3000, hardTimeoutMs: 40_000 });
+  const errors = outcomes.map((outcome) => reportOf(outcome).initError as Record<string, unknown>);
+  const refused = errors.filter((error) => error.name === 'ConfigError');
+  assert.equal(refused.length, 1, JSON.stringify(errors));
+  assert.match(String(refused[0]?.message), /RANK=1 is already taken by another process of this job \(WORLD_SIZE=3\)/);
+  assert.ok(errors.filter((error) => error.name === 'DistributedError').length === 2, JSON.stringify(errors));
+});
+
 test('readLaunchEnv: the variables of torchrun\'s contract, and a ConfigError naming each bad one', () => {
   const good = { MASTER_ADDR: 'node-0', MASTER_PORT: '29500', WORLD_SIZE: '4', RANK: '3', LOCAL_RANK: '1' };
   assert.deepEqual(readLaunchEnv(good), { masterAddr: 'node-0', masterPort: 29500, worldSize: 4, rank: 3, localRank: 1 });
