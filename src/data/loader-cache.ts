@@ -1,7 +1,7 @@
 /**
  * A decoded-sample cache for loader workers. Iteration-based training on few labelled images reads the
  * same files hundreds of times (20 CamVid images, 8 per step); decoding a JPEG and a PNG mask again each
- * time was most of a batch's CPU time (measured: 37 of 43 ms per batch of 8 at 180x240, bench/pipeline-profile.ts).
+ * time was most of a batch's CPU time (measured: 20-31 of 31-43 ms per batch of 8 at 180x240; bench/pipeline-profile.ts).
  * Samples are kept as decoded (before augmentation, which never writes into them) until `budgetBytes` is
  * used up; later samples are decoded every time (no eviction: for a uniformly random order, keeping a
  * fixed subset hits as often as any eviction policy, and costs no churn).
