@@ -7,6 +7,9 @@
 import { averageGradients, broadcastFromRoot, syncBatchNorm, type ProcessGroup } from '../distributed/index.js';
 import { BatchNorm2d, type Module } from '../nn/index.js';
 import { native } from '../torch/native.js';
+import { manualSeed, randint } from '../torch/creation.js';
+import { scope } from '../torch/scope.js';
+import { deriveSeed } from '../augment/rng.js';
 import type { Tensor } from '../torch/tensor.js';
 import { ConfigError } from '../errors.js';
 
@@ -42,12 +45,21 @@ function synchronise(batchNorm: BatchNorm2d, group: ProcessGroup): void {
 
 /**
  * Puts every rank at rank 0's start: parameters and buffers broadcast from rank 0 (after any checkpoint
- * was loaded, so a resume agrees too), and BatchNorm synchronised when asked.
+ * was loaded, so a resume agrees too), BatchNorm synchronised when asked, and a per-rank torch seed on
+ * ranks > 0 (a resumed rank > 0 reseeds from rank 0's saved generator state: deterministic, but not its
+ * uninterrupted stream).
  * @throws DistributedError
  */
 export function startTogether(parallel: DataParallel | undefined, model: Module): void {
   if (parallel === undefined) return;
   broadcastFromRoot(parallel.group, [...model.parameters(), ...model.buffers()]);
+  // Same weights, independent noise: ranks > 0 reseed libtorch's generator from its current state and their
+  // rank, so dropout masks (and any other torch draw) differ between ranks as they would between the images
+  // of one process's batch. Rank 0 keeps its stream (its checkpoints carry it).
+  if (parallel.group.rank > 0) {
+    const base = scope(() => randint(0, 2 ** 31 - 1, [1]).item());
+    manualSeed(deriveSeed(base, parallel.group.rank));
+  }
   if (!parallel.syncBatchNorm) return;
   for (const [, module] of model.namedModules()) {
     if (module instanceof BatchNorm2d) synchronise(module, parallel.group);
