@@ -77,7 +77,9 @@ export async function decodeUpload(bytes: Buffer, maxPixels: number): Promise<Rg
   if (!isPng && !isJpeg) throw new HttpError(400, `the body (${bytes.length} bytes) is not a PNG or JPEG image: POST the file's bytes as they are`);
   let metadata: sharp.Metadata;
   try {
-    metadata = await sharp(bytes).metadata();
+    // the header only (no pixels are decoded): without sharp's own pixel limit, so that a header declaring more than
+    // its 268M-pixel default is the 413 below, not a 400 calling the file corrupt
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw new HttpError(400, `cannot read the image header (${(error as Error).message.trim()}); the file is corrupt`);
   }
