@@ -174,7 +174,7 @@ async function sendOne(url: string, kind: RequestKind, random: () => number, rep
   const started = performance.now();
   report.requests++;
   try {
-    const response = await fetch(`${url}/segment${kind.valid ? '?format=json' : ''}`, { method: 'POST', body, headers: { 'Content-Type': kind.contentType } });
+    const response = await fetch(`${url}/segment${kind.valid ? '?format=json' : ''}`, { method: 'POST', body, headers: { 'Content-Type': kind.contentType } } as RequestInit);
     const reason = await judge(kind, response);
     report.statuses[response.status] = (report.statuses[response.status] ?? 0) + 1;
     if (reason !== null) {
