@@ -94,12 +94,16 @@ interface StepOutcome {
   skipped?: true;
 }
 
-/** Sum of every gradient entry: NaN or +-Inf exactly when some gradient is (one pass, one sync). */
-function gradientSum(params: readonly Tensor[]): number {
-  return scope(() => {
-    const sums = params.flatMap((param) => (param.grad === null ? [] : [param.grad.sum()]));
-    return sums.length === 0 ? 0 : sums.reduce((sum, next) => sum.add(next)).item();
-  });
+/**
+ * Whether every entry of `tensors` is finite: their sums are exactly when they are (NaN and Inf propagate;
+ * only a finite tensor summing past 3e38 would read as Inf, a divergence anyway).
+ */
+function allFinite(tensors: readonly Tensor[]): boolean {
+  return noGrad(() => scope(() => {
+    let total = 0;
+    for (const tensor of tensors) total += tensor.sum().item();
+    return Number.isFinite(total);
+  }));
 }
 
 /**
@@ -122,8 +126,11 @@ function attemptStep<B extends Batch>(spec: StageSpec<B>, batch: B, step: number
     loss.backward();
     spec.afterBackward?.();
     const gradNorm = spec.gradClip === null ? undefined : clipGradNorm(params, spec.gradClip);
-    const check = gradNorm ?? gradientSum(params);
-    if (!Number.isFinite(check)) {
+    // 'stop' without clipping checks no gradient here (a pass over them every step): a NaN update shows as a NaN
+    // loss at the next step, or in the weights check before a checkpoint (runStage), so no bad checkpoint is kept.
+    const gradientsFinite = gradNorm !== undefined ? Number.isFinite(gradNorm)
+      : policy !== 'skip' || allFinite(params.flatMap((param) => (param.grad === null ? [] : [param.grad])));
+    if (!gradientsFinite) {
       if (policy === 'skip') {
         spec.optimizer.zeroGrad();
         return { loss: value, skipped: true };
@@ -160,11 +167,12 @@ function restoreBuffers(guard: NanGuard, saved: readonly Tensor[]): void {
 /**
  * Runs steps startStep .. steps-1 of a stage. Each step: lr from the schedule, zero grads, forward,
  * backward, optional clipping, optimiser step, all inside a scope (no intermediate survives).
- * A step with a non-finite loss or gradient stops the run (nanGuard policy 'stop', the default) or is
- * skipped (policy 'skip': no parameter, optimiser-state or buffer change; the step still counts).
- * @throws NumericalError for a non-finite loss or gradient (policy 'stop'; the last checkpoint is left as
- * it was) or after nanGuard.maxSkips consecutive skipped steps; InterruptedError after the checkpoint of
- * the step during which `signal` was aborted.
+ * A step with a non-finite loss stops the run (nanGuard policy 'stop', the default) or is skipped (policy
+ * 'skip', which also checks every step's gradients: no parameter, optimiser-state or buffer change; the step
+ * still counts). The weights are checked before every checkpoint, so none holds a NaN/Inf.
+ * @throws NumericalError for a non-finite loss, gradient norm (with clipping) or weight before a checkpoint
+ * (the last checkpoint is left as it was), or after nanGuard.maxSkips consecutive skipped steps;
+ * InterruptedError after the checkpoint of the step during which `signal` was aborted.
  */
 export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<void> {
   if (spec.startStep >= spec.steps) return;
@@ -216,6 +224,10 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
     if (spec.signal !== undefined) await new Promise<void>((resolve) => setImmediate(resolve));
     const checkpointDue = step % spec.checkpointEvery === 0 || step === spec.steps;
     if (checkpointDue || isAborted(spec)) {
+      if (!allFinite(spec.optimizer.params)) {
+        throw new NumericalError(`${spec.stage}: a weight is not finite after step ${step} (a NaN/Inf gradient since step ${lastSaved}); ` +
+          `${keptCheckpoint(lastSaved)}, none was written for step ${step}. Lower the learning rate, add warm-up steps or set gradClip.`);
+      }
       spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
       lastSaved = step;
       profile?.mark('checkpoint');

@@ -107,16 +107,22 @@ async function runPoisoned(poison: Poison, guard: Omit<NanGuard, 'buffers'> | un
 }
 
 describe("nanPolicy 'stop' (the default)", () => {
-  for (const [kind, message] of [['input', /^pretrain: the loss is NaN at step 3; the last good checkpoint \(step 2\) was kept\./],
-    ['gradient', /^pretrain: a gradient is not finite at step 3; the last good checkpoint \(step 2\) was kept\./]] as const) {
-    it(`a NaN ${kind === 'input' ? 'loss' : 'gradient (finite loss)'} at step 3: NumericalError naming stage and step; checkpoint 2 loads, finite`, async () => {
+  const cases: [string, Poison, RegExp, number][] = [
+    ['a NaN loss at step 3', new Map([[3, 'input']]), /^pretrain: the loss is NaN at step 3; the last good checkpoint \(step 2\) was kept\./, 2],
+    // Without clipping, 'stop' checks no gradient per step: the NaN update of step 3 shows as step 4's NaN loss.
+    ['a NaN gradient (finite loss) at step 3', new Map([[3, 'gradient']]), /^pretrain: the loss is NaN at step 4; the last good checkpoint \(step 2\) was kept\./, 3],
+    // ... and at a checkpoint step, in the weights check before the save: no NaN checkpoint is written.
+    ['a NaN gradient (finite loss) at checkpoint step 4', new Map([[4, 'gradient']]),
+      /^pretrain: a weight is not finite after step 4 \(a NaN\/Inf gradient since step 2\); the last good checkpoint \(step 2\) was kept, none was written for step 4\./, 4],
+  ];
+  for (const [title, poison, message, completed] of cases) {
+    it(`${title}: NumericalError naming stage and step; checkpoint 2 stays the latest, loads, is finite`, async () => {
       const live = liveTensorCount();
-      const run = await runPoisoned(new Map([[3, kind]]), undefined, `stop-${kind}`);
+      const run = await runPoisoned(poison, undefined, `stop-${title.replace(/\W+/g, '-')}`);
       assert.ok(run.error instanceof NumericalError, String(run.error));
       assert.match((run.error as Error).message, message);
-      assert.match((run.error as Error).message, /--nan-policy skip/);
       assert.deepEqual(run.saved, [2]);
-      assert.equal(run.records.length, 2, 'step 3 never completed');
+      assert.equal(run.records.length, completed);
       const checkpoint = readCheckpoint(run.runDir, { name: 'pretrain' });
       try {
         assert.equal(checkpoint.meta.step, 2);
@@ -129,6 +135,10 @@ describe("nanPolicy 'stop' (the default)", () => {
       assert.equal(liveTensorCount(), live);
     });
   }
+  it('the message of a NaN loss suggests the remedies and --nan-policy skip', async () => {
+    const run = await runPoisoned(new Map([[1, 'input']]), undefined, 'stop-first');
+    assert.match((run.error as Error).message, /^pretrain: the loss is NaN at step 1; no checkpoint of this stage was written yet\. Lower the learning rate.*--nan-policy skip/);
+  });
 });
 
 describe("nanPolicy 'skip'", () => {
