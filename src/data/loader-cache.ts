@@ -8,7 +8,7 @@
  */
 import type { Sample, SegmentationDataset } from './types.js';
 
-/** Default budget of decoded pixels per loader (split across its workers): 256 MiB. */
+/** Default budget of decoded pixels per shuffled (training) loader, split across its workers: 256 MiB. */
 export const DEFAULT_LOADER_CACHE_BYTES = 256 * 1024 * 1024;
 
 /** What a cache did, for profiling. */

@@ -43,8 +43,9 @@ export interface LoaderOptions<V extends LoaderViews = LoaderViews> {
   /** Batches requested ahead of the consumer (default 2 per worker, at least 2). */
   readonly prefetch?: number;
   /**
-   * Bytes of decoded images and masks the workers keep between epochs (default 256 MiB in all, split
-   * across the workers; 0 = decode every time): few labelled images are then decoded once, not every step.
+   * Bytes of decoded images and masks the workers keep between epochs (split across the workers; 0 =
+   * decode every time). Default: 256 MiB for a shuffled (training) loader, where few labelled images are
+   * then decoded once instead of at every step; 0 for an in-order one (evaluation reads each image once).
    */
   readonly cacheBytes?: number;
   /**
@@ -209,7 +210,7 @@ export function createLoader(dataset: SegmentationDataset, options: LoaderOption
   };
   checkRecipe(recipe);
   const workers = dataset.descriptor === undefined ? 0 : options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
-  const cacheBytes = Math.floor((options.cacheBytes ?? DEFAULT_LOADER_CACHE_BYTES) / Math.max(1, workers));
+  const cacheBytes = Math.floor((options.cacheBytes ?? ((options.shuffle ?? true) ? DEFAULT_LOADER_CACHE_BYTES : 0)) / Math.max(1, workers));
   const pool = workers > 0 && dataset.descriptor !== undefined ? new WorkerPool(dataset.descriptor, recipe, workers, startLoaderWorker, cacheBytes) : undefined;
   const run = (items: BatchItem[]): Promise<RawBatch> => (pool === undefined ? buildBatch(dataset, items, recipe) : pool.run(items));
   const prefetch = options.prefetch ?? Math.max(2, 2 * workers);
