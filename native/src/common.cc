@@ -1,5 +1,7 @@
 #include "common.h"
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -139,6 +141,10 @@ static int64_t integral(const Napi::Value& item, const char* what) {
   if (!std::isfinite(number) || number != std::floor(number)) {
     throw Napi::TypeError::New(item.Env(), std::string(what) + ": expected integers, got " + std::to_string(number));
   }
+  // Beyond +-2^63 the conversion to int64 is undefined behaviour, not a large number.
+  if (number >= 9223372036854775808.0 || number < -9223372036854775808.0) {
+    throw Napi::TypeError::New(item.Env(), std::string(what) + ": expected integers within +-2^63, got " + std::to_string(number));
+  }
   return static_cast<int64_t>(number);
 }
 
@@ -219,18 +225,84 @@ Napi::Error makeError(Napi::Env env, const std::string& message) {
   return Napi::Error::New(env, message);
 }
 
-Napi::Value guard(const Napi::CallbackInfo& info, Impl impl) {
+namespace {
+// One argument as the error message shows it: a tensor as dtype[shape], other values by type or value.
+std::string describeValue(const Napi::Value& value, int depth) {
+  if (value.IsUndefined()) return "undefined";
+  if (value.IsNull()) return "null";
+  if (value.IsBoolean()) return value.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (value.IsNumber()) {
+    const double number = value.As<Napi::Number>().DoubleValue();
+    if (number == std::floor(number) && std::fabs(number) < 1e15) return std::to_string(static_cast<int64_t>(number));
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", number);  // 0.5, 1e+300, nan, inf
+    return text;
+  }
+  if (value.IsString()) {
+    std::string text = value.As<Napi::String>().Utf8Value();
+    return "'" + (text.size() > 40 ? text.substr(0, 40) + "..." : text) + "'";
+  }
+  if (value.IsExternal()) {
+    if (!value.As<Napi::External<Holder>>().CheckTypeTag(&kTensorTag)) return "foreign external";
+    const Holder* holder = value.As<Napi::External<Holder>>().Data();
+    if (!holder->live) return "disposed tensor";
+    std::string text = dtypeName(holder->tensor.scalar_type()) + "[";
+    for (int64_t i = 0; i < holder->tensor.dim(); i++) text += (i > 0 ? ", " : "") + std::to_string(holder->tensor.size(i));
+    return text + "]";
+  }
+  if (value.IsArray()) {
+    if (depth > 0) return "array";
+    auto array = value.As<Napi::Array>();
+    std::string text = "[";
+    const uint32_t shown = std::min<uint32_t>(array.Length(), 8);
+    for (uint32_t i = 0; i < shown; i++) text += (i > 0 ? ", " : "") + describeValue(array.Get(i), depth + 1);
+    return text + (array.Length() > shown ? ", ...]" : "]");
+  }
+  if (value.IsTypedArray()) return "typed array of " + std::to_string(value.As<Napi::TypedArray>().ElementLength());
+  if (value.IsFunction()) return "function";
+  return "object";
+}
+
+// "name: reason (arguments: ...)". Never throws: a failure to describe leaves the arguments out.
+std::string describeFailure(const Napi::CallbackInfo& info, const char* name, const std::string& reason) {
+  // "item(): ..." or "item: ..." already names the entry point.
+  const std::string entry(name);
+  const bool named = reason.rfind(entry, 0) == 0 && reason.size() > entry.size() &&
+                     (reason[entry.size()] == ':' || reason[entry.size()] == '(');
+  std::string message = named ? reason : entry + ": " + reason;
+  try {
+    std::string arguments;
+    for (size_t i = 0; i < info.Length(); i++) arguments += (i > 0 ? ", " : "") + describeValue(info[i], 0);
+    return message + " (arguments: " + arguments + ")";
+  } catch (...) {
+    return message;
+  }
+}
+
+std::string messageOf(const Napi::Error& error) {
+  try {
+    return error.Message();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+}  // namespace
+
+Napi::Value guard(const Napi::CallbackInfo& info, Impl impl, const char* name) {
+  std::string reason;
   try {
     return impl(info);
-  } catch (const Napi::Error&) {
-    throw;
+  } catch (const Napi::Error& error) {
+    // A malformed argument (TypeError from the helpers) or an EngineError raised by the entry point itself.
+    reason = messageOf(error);
   } catch (const c10::Error& error) {
-    throw makeError(info.Env(), error.what_without_backtrace());
+    reason = error.what_without_backtrace();
   } catch (const std::exception& error) {
-    throw makeError(info.Env(), error.what());
+    reason = error.what();
   } catch (...) {
-    throw makeError(info.Env(), "unknown native error");
+    reason = "unknown native error";
   }
+  throw makeError(info.Env(), describeFailure(info, name, reason));
 }
 
 void registerFunction(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {

@@ -40,7 +40,10 @@ bool isNumber(const Napi::Value& value);
 Napi::Error makeError(Napi::Env env, const std::string& message);
 
 using Impl = Napi::Value (*)(const Napi::CallbackInfo&);
-Napi::Value guard(const Napi::CallbackInfo& info, Impl impl);
+// Runs impl; every exception it throws (a c10::Error, a std::exception, a malformed-argument error) comes
+// out as an EngineError whose message starts with the entry point's name and ends with the types and
+// shapes of the arguments, e.g. "matmul: <libtorch's reason> (arguments: float32[2, 3], float32[4, 5])".
+Napi::Value guard(const Napi::CallbackInfo& info, Impl impl, const char* name);
 
 void registerFunction(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn);
 
@@ -50,7 +53,7 @@ void registerFunction(Napi::Env env, Napi::Object exports, const char* name, Nap
 #define CS_ENTRY(name)                                                            \
   static Napi::Value name##_impl(const Napi::CallbackInfo& info);                 \
   static Napi::Value name(const Napi::CallbackInfo& info) {                       \
-    return cs::guard(info, name##_impl);                                          \
+    return cs::guard(info, name##_impl, #name);                                   \
   }                                                                               \
   static Napi::Value name##_impl(const Napi::CallbackInfo& info)
 

@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <malloc.h>
@@ -46,6 +47,10 @@ CS_ENTRY(fromTypedArray) {
   int64_t numel = 1;
   for (int64_t dim : shape) {
     if (dim < 0) throw makeError(env, "tensor(): negative dimension in shape");
+    // A product past 2^63 is signed overflow (it could even wrap to the data's length): stop first.
+    if (dim != 0 && numel > std::numeric_limits<int64_t>::max() / dim) {
+      throw makeError(env, "tensor(): shape holds more than 2^63 elements but data has " + std::to_string(array.ElementLength()));
+    }
     numel *= dim;
   }
   if (numel != static_cast<int64_t>(array.ElementLength())) {
@@ -174,7 +179,13 @@ CS_ENTRY(addInPlace) {
   if (isNumber(info[1])) {
     double value = toDouble(info[1], "other");
     // An integral tensor (a counter) takes an integral scalar: a double one cannot be cast to Long in place.
-    if (at::isIntegralType(target.scalar_type(), true)) target.add_(at::Scalar(static_cast<int64_t>(value)));
+    if (at::isIntegralType(target.scalar_type(), true)) {
+      // Truncated as before, but a NaN, an infinity or a value past +-2^63 has no int64 (undefined behaviour).
+      if (!(std::fabs(value) < 9223372036854775808.0)) {
+        throw makeError(info.Env(), "addInPlace: an integral tensor takes a finite number within +-2^63, got " + std::to_string(value));
+      }
+      target.add_(at::Scalar(static_cast<int64_t>(value)));
+    }
     else target.add_(at::Scalar(value));
   }
   else target.add_(unwrapTensor(info[1], "other"));
@@ -220,7 +231,10 @@ CS_ENTRY(isGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is
 
 CS_ENTRY(setNumThreads) {
   int64_t threads = toInt(info[0], "threads");
-  if (threads < 1) throw makeError(info.Env(), "setNumThreads: expected at least 1 thread");
+  // OpenMP would try to start every one of an absurd count at the first parallel op and abort the process.
+  if (threads < 1 || threads > 1024) {
+    throw makeError(info.Env(), "setNumThreads: expected between 1 and 1024 threads, got " + std::to_string(threads));
+  }
   at::set_num_threads(static_cast<int>(threads));
   return info.Env().Undefined();
 }

@@ -3,7 +3,7 @@
  * wrapper runs before calling it. Internal to src/losses.
  */
 import { native, type Handle } from '../torch/native.js';
-import type { Tensor } from '../torch/tensor.js';
+import { expectTensor, type Tensor } from '../torch/tensor.js';
 import { ConfigError, ShapeError } from '../errors.js';
 
 const SOURCE = 'src/losses/pixel-contrastive.ts';
@@ -32,9 +32,16 @@ function describe(tensor: Tensor): string {
   return `${tensor.dtype} [${tensor.shape.join(', ')}]`;
 }
 
+/** @internal Throws ConfigError unless the options argument is an object. */
+export function checkOptions(fn: string, options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError(`${fn}: options must be an object such as { temperature: 0.07 }, got ${options === null ? 'null' : typeof options} (${SOURCE}).`);
+  }
+}
+
 /** @internal Throws ShapeError unless features is a float [B, D, H, W] tensor. */
 export function checkFeatures(fn: string, name: string, features: Tensor): void {
-  if (features.rank !== 4 || (features.dtype !== 'float32' && features.dtype !== 'float64')) {
+  if (expectTensor(features, fn, name).rank !== 4 || (features.dtype !== 'float32' && features.dtype !== 'float64')) {
     throw new ShapeError(`${fn}: ${name} must be a float32 tensor [B, D, H, W] (projection-head output, one ` +
       `D-vector per pixel); got ${describe(features)}. Pass the head output in NCHW layout, unflattened (${SOURCE}).`);
   }
@@ -42,6 +49,7 @@ export function checkFeatures(fn: string, name: string, features: Tensor): void 
 
 /** @internal Throws ShapeError unless labels is int64 [B, H, W] matching features [B, D, H, W]. */
 export function checkLabels(fn: string, name: string, labels: Tensor, featuresName: string, features: Tensor): void {
+  expectTensor(labels, fn, name);
   const [batch, , height, width] = features.shape;
   const shape = labels.shape;
   if (labels.dtype !== 'int64' || labels.rank !== 3 || shape[0] !== batch || shape[1] !== height || shape[2] !== width) {

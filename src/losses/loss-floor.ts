@@ -11,8 +11,8 @@
  * that bound reduced over anchors exactly as the loss is. The released ("official") losses put one
  * positive at a time in each denominator, so their floor is 0.
  */
-import type { Tensor } from '../torch/tensor.js';
-import { ShapeError } from '../errors.js';
+import { expectTensor, type Tensor } from '../torch/tensor.js';
+import { ConfigError, ShapeError } from '../errors.js';
 import { DEFAULT_IGNORE_INDEX } from './pixel-contrastive.js';
 
 /** The loss whose floor is wanted (pretrain.loss of a run config). */
@@ -41,7 +41,7 @@ function classCounts(labels: ArrayLike<number>, batch: number, pixels: number, i
 }
 
 function labelValues(what: string, labels: Tensor): { values: number[]; batch: number; pixels: number } {
-  if (labels.rank !== 3) throw new ShapeError(`contrastiveLossFloor: ${what} must be [B, h, w], got [${labels.shape.join(', ')}]`);
+  if (expectTensor(labels, 'contrastiveLossFloor', what).rank !== 3) throw new ShapeError(`contrastiveLossFloor: ${what} must be [B, h, w], got [${labels.shape.join(', ')}]`);
   const [batch, height, width] = labels.shape as [number, number, number];
   return { values: labels.toArray(), batch, pixels: height * width };
 }
@@ -55,6 +55,9 @@ function labelValues(what: string, labels: Tensor): { values: number[]; batch: n
  */
 export function contrastiveLossFloor(kind: ContrastiveLossKind, labels: Tensor, distortedLabels: Tensor, options: LossFloorOptions = {}): number {
   if (kind === 'official') return 0;
+  if (kind !== 'within' && kind !== 'cross' && kind !== 'batch') {
+    throw new ConfigError(`contrastiveLossFloor: kind must be 'within', 'cross', 'batch' or 'official', got ${JSON.stringify(kind)}`);
+  }
   const ignoreIndex = options.ignoreIndex ?? DEFAULT_IGNORE_INDEX;
   const anchors = labelValues('labels', labels);
   const contrast = labelValues('distortedLabels', distortedLabels);

@@ -16,7 +16,7 @@
  */
 import { wrap, type Tensor } from '../torch/tensor.js';
 import {
-  checkFeatures, checkInteger, checkLabels, checkTemperature, checkViews, contrastiveAddon, resolvePartner,
+  checkFeatures, checkOptions, checkInteger, checkLabels, checkTemperature, checkViews, contrastiveAddon, resolvePartner,
 } from './contrastive-inputs.js';
 import { ConfigError } from '../errors.js';
 
@@ -53,6 +53,7 @@ type SupervisedKind = 'within' | 'cross' | 'batch';
 
 function supervisedLoss(fn: string, kind: SupervisedKind, features: Tensor, labels: Tensor, distortedFeatures: Tensor,
   distortedLabels: Tensor, options: CrossImageContrastiveOptions): Tensor {
+  checkOptions(fn, options);
   checkFeatures(fn, 'features', features);
   checkLabels(fn, 'labels', labels, 'features', features);
   checkFeatures(fn, 'distortedFeatures', distortedFeatures);
@@ -126,6 +127,7 @@ export function batchContrastiveLoss(features: Tensor, labels: Tensor, distorted
 export function officialContrastiveLoss(features1: Tensor, labels1: Tensor, features2: Tensor, labels2: Tensor,
   options: OfficialContrastiveOptions): Tensor {
   const fn = 'officialContrastiveLoss';
+  checkOptions(fn, options);
   checkFeatures(fn, 'features1', features1);
   checkLabels(fn, 'labels1', labels1, 'features1', features1);
   checkFeatures(fn, 'features2', features2);

@@ -70,7 +70,8 @@ describe('tensor()', () => {
 
   it('throws EngineError when the shape does not match the data', () => {
     assert.throws(() => tensor([1, 2, 3, 4, 5], [2, 3]), (error: unknown) =>
-      error instanceof EngineError && error.message === 'tensor(): shape holds 6 elements but data has 5');
+      error instanceof EngineError &&
+        error.message === 'fromTypedArray: tensor(): shape holds 6 elements but data has 5 (arguments: typed array of 5, [2, 3], undefined, false)');
   });
 
   it('throws EngineError for unsupported typed arrays', () => {

@@ -1,6 +1,6 @@
 /** Tensor creation and the seeded random generator. */
 import { native } from './native.js';
-import { wrap, type DType, type Tensor } from './tensor.js';
+import { handleOf, wrap, type DType, type Tensor } from './tensor.js';
 import { EngineError } from '../errors.js';
 
 /** Options of tensor(). */
@@ -50,11 +50,11 @@ export function full(shape: number[], value: number, dtype: DType = 'float32'): 
 }
 /** Zeros with the shape and dtype of `like`. */
 export function zerosLike(like: Tensor): Tensor {
-  return wrap(native.zerosLike(like.handle));
+  return wrap(native.zerosLike(handleOf(like, 'zerosLike', 'like')));
 }
 /** Ones with the shape and dtype of `like`. */
 export function onesLike(like: Tensor): Tensor {
-  return wrap(native.onesLike(like.handle));
+  return wrap(native.onesLike(handleOf(like, 'onesLike', 'like')));
 }
 /** start, start+step, ... below end (int64 unless dtype says otherwise). arange(n) counts 0..n-1. */
 export function arange(start: number, end?: number, step = 1, dtype: DType = 'int64'): Tensor {

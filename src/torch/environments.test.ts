@@ -9,7 +9,7 @@ import { native } from './native.js';
 import { tensor } from './creation.js';
 import { liveTensorCount, scope } from './scope.js';
 
-const ITEM_MESSAGE = 'item(): tensor has 3 elements, expected 1';
+const ITEM_MESSAGE = 'item(): tensor has 3 elements, expected 1 (arguments: float32[3])';
 
 /** Raises a native error through the addon and checks it is an EngineError of this environment. */
 function raiseAndCatch(): void {
@@ -119,7 +119,8 @@ describe('a foreign external is not taken for a tensor handle', () => {
       });
     }
   });
-  it('a plain object is still a TypeError', () => {
-    assert.throws(() => native.shape({} as never), TypeError);
+  it('a plain object is an EngineError naming the entry point', () => {
+    assert.throws(() => native.shape({} as never), (error: unknown) => error instanceof EngineError &&
+      /^shape: expected a tensor handle for tensor \(arguments: object\)$/.test(error.message));
   });
 });

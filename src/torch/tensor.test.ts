@@ -136,9 +136,10 @@ describe('disposal', () => {
     rejects(() => gone.sum(), /already disposed/);
   }));
 
-  it('a tensor handle from another object is rejected with a TypeError, not a crash', () => {
+  it('a tensor handle from another object is rejected with an EngineError naming the op, not a crash', () => {
     const fake = new Tensor({} as Tensor['handle']);
-    assert.throws(() => fake.toArray(), TypeError);
+    assert.throws(() => fake.toArray(), (error: unknown) => error instanceof EngineError &&
+      /^toTypedArray: expected a tensor handle for tensor \(arguments: object\)$/.test(error.message));
   });
 });
 

@@ -13,9 +13,53 @@ export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Arra
 /** A tensor or a number (broadcast as a scalar). */
 export type TensorLike = Tensor | number;
 
-/** @internal Unwraps an operand for the addon. */
-export function operand(value: TensorLike): Operand {
-  return typeof value === 'number' ? value : value.handle;
+/** @internal A non-tensor value as an error message names it: "null", "the string 'x'", "a plain object". */
+export function describeArgument(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  if (typeof value !== 'object' && typeof value !== 'function') return `the ${typeof value} ${String(value)}`;
+  if (Array.isArray(value)) return `an array of ${value.length} elements`;
+  const name = (value as { constructor?: { name?: string } }).constructor?.name;
+  return name === undefined || name === 'Object' ? 'a plain object' : `a ${name}`;
+}
+
+/**
+ * @internal The tensor `value`, checked before any property of it is read.
+ * @throws EngineError naming the op and the argument when `value` is not a Tensor (null, a number, a handle...).
+ */
+export function expectTensor(value: unknown, op: string, what: string): Tensor {
+  if (!(value instanceof Tensor)) throw new EngineError(`${op}: expected a Tensor for ${what}, got ${describeArgument(value)}`);
+  // Before its shape or dtype is read: a disposed or forged tensor must fail as this op, not as `shape`.
+  let live: boolean;
+  try {
+    live = native.isLive(value.handle);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/ \(arguments: .*\)$/, '').replace(/^isLive: /, '');
+    throw new EngineError(`${op}: ${what} is not a contraseg tensor (${reason})`);
+  }
+  if (!live) throw new EngineError(`${op}: ${what} was already disposed; keep it (keep()/return it from scope()) while it is used`);
+  return value;
+}
+
+/** @internal The handle of tensor argument `what` of `op`. @throws EngineError if it is not a Tensor. */
+export function handleOf(value: unknown, op: string, what: string): Handle {
+  return expectTensor(value, op, what).handle;
+}
+
+/** @internal An optional tensor argument: null for null/undefined, else its handle. @throws EngineError. */
+export function optionalHandleOf(value: unknown, op: string, what: string): Handle | null {
+  return value === null || value === undefined ? null : handleOf(value, op, what);
+}
+
+/** @internal The handles of a list of tensors. @throws EngineError if it is not an array of Tensors. */
+export function handlesOf(values: unknown, op: string, what: string): Handle[] {
+  if (!Array.isArray(values)) throw new EngineError(`${op}: expected an array of Tensors for ${what}, got ${describeArgument(values)}`);
+  return values.map((value: unknown, index) => handleOf(value, op, `${what}[${index}]`));
+}
+
+/** @internal Unwraps an operand (a Tensor or a number) for the addon. @throws EngineError for anything else. */
+export function operand(value: unknown, op = 'an elementwise op', what = 'the operand'): Operand {
+  return typeof value === 'number' ? value : handleOf(value, op, what);
 }
 
 /** @internal Wraps a fresh native handle (registers it with the current scope). */
@@ -126,7 +170,7 @@ export class Tensor {
   backward(gradient?: Tensor): void {
     for (const grad of handedOutGrads) grad.dispose();
     handedOutGrads.clear();
-    native.backward(this.handle, gradient?.handle);
+    native.backward(this.handle, gradient === undefined ? undefined : handleOf(gradient, 'backward', 'gradient'));
   }
 
   private dropGrad(): void {
@@ -141,19 +185,19 @@ export class Tensor {
   detach(): Tensor { return wrap(native.detach(this.handle)); }
   contiguous(): Tensor { return wrap(native.contiguous(this.handle)); }
 
-  add(other: TensorLike): Tensor { return wrap(native.add(this.handle, operand(other))); }
-  sub(other: TensorLike): Tensor { return wrap(native.sub(this.handle, operand(other))); }
-  mul(other: TensorLike): Tensor { return wrap(native.mul(this.handle, operand(other))); }
-  div(other: TensorLike): Tensor { return wrap(native.div(this.handle, operand(other))); }
-  pow(other: TensorLike): Tensor { return wrap(native.pow(this.handle, operand(other))); }
-  maximum(other: TensorLike): Tensor { return wrap(native.maximum(this.handle, operand(other))); }
-  minimum(other: TensorLike): Tensor { return wrap(native.minimum(this.handle, operand(other))); }
-  eq(other: TensorLike): Tensor { return wrap(native.eq(this.handle, operand(other))); }
-  ne(other: TensorLike): Tensor { return wrap(native.ne(this.handle, operand(other))); }
-  lt(other: TensorLike): Tensor { return wrap(native.lt(this.handle, operand(other))); }
-  le(other: TensorLike): Tensor { return wrap(native.le(this.handle, operand(other))); }
-  gt(other: TensorLike): Tensor { return wrap(native.gt(this.handle, operand(other))); }
-  ge(other: TensorLike): Tensor { return wrap(native.ge(this.handle, operand(other))); }
+  add(other: TensorLike): Tensor { return wrap(native.add(this.handle, operand(other, 'add', 'other'))); }
+  sub(other: TensorLike): Tensor { return wrap(native.sub(this.handle, operand(other, 'sub', 'other'))); }
+  mul(other: TensorLike): Tensor { return wrap(native.mul(this.handle, operand(other, 'mul', 'other'))); }
+  div(other: TensorLike): Tensor { return wrap(native.div(this.handle, operand(other, 'div', 'other'))); }
+  pow(other: TensorLike): Tensor { return wrap(native.pow(this.handle, operand(other, 'pow', 'other'))); }
+  maximum(other: TensorLike): Tensor { return wrap(native.maximum(this.handle, operand(other, 'maximum', 'other'))); }
+  minimum(other: TensorLike): Tensor { return wrap(native.minimum(this.handle, operand(other, 'minimum', 'other'))); }
+  eq(other: TensorLike): Tensor { return wrap(native.eq(this.handle, operand(other, 'eq', 'other'))); }
+  ne(other: TensorLike): Tensor { return wrap(native.ne(this.handle, operand(other, 'ne', 'other'))); }
+  lt(other: TensorLike): Tensor { return wrap(native.lt(this.handle, operand(other, 'lt', 'other'))); }
+  le(other: TensorLike): Tensor { return wrap(native.le(this.handle, operand(other, 'le', 'other'))); }
+  gt(other: TensorLike): Tensor { return wrap(native.gt(this.handle, operand(other, 'gt', 'other'))); }
+  ge(other: TensorLike): Tensor { return wrap(native.ge(this.handle, operand(other, 'ge', 'other'))); }
   neg(): Tensor { return wrap(native.neg(this.handle)); }
   abs(): Tensor { return wrap(native.abs(this.handle)); }
   exp(): Tensor { return wrap(native.exp(this.handle)); }
@@ -162,7 +206,7 @@ export class Tensor {
   relu(): Tensor { return wrap(native.relu(this.handle)); }
   sigmoid(): Tensor { return wrap(native.sigmoid(this.handle)); }
   clamp(min: number | null, max: number | null = null): Tensor { return wrap(native.clamp(this.handle, min, max)); }
-  matmul(other: Tensor): Tensor { return wrap(native.matmul(this.handle, other.handle)); }
+  matmul(other: Tensor): Tensor { return wrap(native.matmul(this.handle, handleOf(other, 'matmul', 'other'))); }
 
   /** Sum over `dims` (all elements when omitted). */
   sum(dims?: number | number[], keepdim = false): Tensor { return wrap(native.sum(this.handle, dimList(dims), keepdim)); }
@@ -184,8 +228,8 @@ export class Tensor {
   unsqueeze(dim: number): Tensor { return wrap(native.unsqueeze(this.handle, dim)); }
   expand(shape: number[]): Tensor { return wrap(native.expand(this.handle, shape)); }
   flatten(startDim = 0, endDim = -1): Tensor { return wrap(native.flatten(this.handle, startDim, endDim)); }
-  gather(dim: number, index: Tensor): Tensor { return wrap(native.gather(this.handle, dim, index.handle)); }
-  indexSelect(dim: number, index: Tensor): Tensor { return wrap(native.indexSelect(this.handle, dim, index.handle)); }
+  gather(dim: number, index: Tensor): Tensor { return wrap(native.gather(this.handle, dim, handleOf(index, 'gather', 'index'))); }
+  indexSelect(dim: number, index: Tensor): Tensor { return wrap(native.indexSelect(this.handle, dim, handleOf(index, 'indexSelect', 'index'))); }
 }
 
 /** @internal One dim or several as a list (undefined: all dims). */

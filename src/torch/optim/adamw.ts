@@ -1,5 +1,5 @@
 /** AdamW (Loshchilov & Hutter, decoupled weight decay), as PyTorch 1.13's torch.optim.AdamW. */
-import { Optimizer, checkSetting, splitGroups, type OptimizerState, type ParamGroup, type Params, type ResolvedGroup } from './optimizer.js';
+import { checkOptions, Optimizer, checkSetting, splitGroups, type OptimizerState, type ParamGroup, type Params, type ResolvedGroup } from './optimizer.js';
 import { native } from '../native.js';
 import { keep, noGrad } from '../scope.js';
 import { zerosLike } from '../creation.js';
@@ -55,6 +55,7 @@ export class AdamW extends Optimizer {
 
   /** @throws ConfigError for a setting out of range, a mix of tensors and groups, or a parameter listed twice. */
   constructor(params: Params<AdamWParamGroup>, options: AdamWOptions = {}) {
+    checkOptions(options, 'AdamW');
     const groups = splitGroups(params, 'AdamW').map(({ params: list, settings }, index) => resolveGroup(list, settings, options, index));
     super(groups, options.lr ?? 1e-3, 'AdamW');
     this.paramGroups = groups;

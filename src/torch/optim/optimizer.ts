@@ -1,6 +1,6 @@
 /** Optimiser base: parameter groups, a learning rate that schedules set, and capturable state. */
 import { native } from '../native.js';
-import { Tensor } from '../tensor.js';
+import { describeArgument, expectTensor, Tensor } from '../tensor.js';
 import { CheckpointError, ConfigError, EngineError } from '../../errors.js';
 
 /**
@@ -40,11 +40,21 @@ export function checkSetting(what: string, value: number, min: number, below = I
   }
 }
 
+/** @internal Throws ConfigError unless an optimiser's options argument is an object ({ lr, ... }). */
+export function checkOptions(options: unknown, what: string): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options) || options instanceof Tensor) {
+    throw new ConfigError(`${what}: the options argument must be an object such as { lr: 0.01 }, got ${describeArgument(options)}.`);
+  }
+}
+
 /**
  * @internal Splits an optimiser's `params` argument into groups (each group's own settings kept as given).
  * @throws ConfigError for anything but tensors or groups of tensors.
  */
 export function splitGroups<G extends ParamGroup>(params: Params<G>, what: string): { params: Tensor[]; settings: Partial<G> }[] {
+  if (params === null || typeof params !== 'object' || !(Symbol.iterator in params) || params instanceof Tensor) {
+    throw new ConfigError(`${what}: expected a list of parameters or of parameter groups { params, ... }, got ${describeArgument(params)}.`);
+  }
   const items: unknown[] = [...(params as Iterable<unknown>)];
   if (items.every((item) => item instanceof Tensor)) return [{ params: items as Tensor[], settings: {} }];
   return items.map((item, index) => {
@@ -75,6 +85,8 @@ export abstract class Optimizer {
   protected constructor(groups: readonly { readonly params: readonly Tensor[] }[], lr: number, what: string) {
     this.what = what;
     this.params = groups.flatMap((group) => group.params);
+    // A disposed parameter fails here, naming the optimiser, before any state is made from it.
+    this.params.forEach((param, index) => expectTensor(param, what, `parameter ${index}`));
     const seen = new Map<Tensor, number>();
     groups.forEach((group, index) => group.params.forEach((param) => {
       const first = seen.get(param);

@@ -1,5 +1,5 @@
 /** Stochastic gradient descent with momentum, Nesterov and weight decay (PyTorch's torch.optim.SGD). */
-import { Optimizer, checkSetting, splitGroups, type OptimizerState, type ParamGroup, type Params, type ResolvedGroup } from './optimizer.js';
+import { checkOptions, Optimizer, checkSetting, splitGroups, type OptimizerState, type ParamGroup, type Params, type ResolvedGroup } from './optimizer.js';
 import { native } from '../native.js';
 import { keep, noGrad } from '../scope.js';
 import { wrap, type Tensor } from '../tensor.js';
@@ -58,6 +58,7 @@ export class SGD extends Optimizer {
 
   /** @throws ConfigError for a setting out of range, a mix of tensors and groups, or a parameter listed twice. */
   constructor(params: Params<SGDParamGroup>, options: SGDOptions) {
+    checkOptions(options, 'SGD');
     const groups = splitGroups(params, 'SGD').map(({ params: list, settings }, index) => resolveGroup(list, settings, options, index));
     super(groups, options.lr, 'SGD');
     this.paramGroups = groups;
