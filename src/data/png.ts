@@ -125,17 +125,35 @@ export function decodePngValues(bytes: Uint8Array, file: string): PngValues | nu
   const colourType = header.getUint8(9);
   if (colourType !== GREY && colourType !== PALETTE) return null;
   if (bitDepth > 8) throw new DatasetError(`${bitDepth}-bit label PNG; expected 8-bit class ids. Convert it to 8-bit greyscale.`, file);
+  if (![1, 2, 4, 8].includes(bitDepth)) throw new DatasetError(`corrupt PNG (bit depth ${bitDepth}; PNG allows 1, 2, 4, 8 or 16).`, file);
   if (header.getUint8(12) !== 0) throw new DatasetError('interlaced PNG label maps are not supported. Re-save the file without interlacing.', file);
+  checkDimensions(width, height, file);
   const stride = Math.ceil((width * bitDepth) / 8);
+  const expected = (stride + 1) * height;
   let raw: Uint8Array;
   try {
-    raw = inflateSync(data);
+    // Bounded by what the header promises (plus one byte to see overflow): a few kilobytes of deflate can
+    // expand to gigabytes, which must never be allocated.
+    raw = inflateSync(data, { maxOutputLength: expected + 1 });
   } catch (error) {
     throw new DatasetError(`truncated or corrupt PNG image data (${(error as Error).message}). Re-export or re-download the file.`, file);
   }
-  if (raw.length < (stride + 1) * height) throw new DatasetError(`truncated PNG image data (${raw.length} of ${(stride + 1) * height} bytes).`, file);
+  if (raw.length < expected) throw new DatasetError(`truncated PNG image data (${raw.length} of ${expected} bytes).`, file);
   const packed = unfilter(raw, stride, height, file);
   return { width, height, values: unpack(packed, width, height, bitDepth, stride), colourType: colourType === PALETTE ? 'palette' : 'grey', palette };
+}
+
+/**
+ * The most pixels a label map may have: sharp's (libvips') default input limit for images, 0x3FFF^2
+ * (268 Mpx), so that masks and images fail alike. A header may claim 2^32 x 2^32.
+ */
+export const MAX_LABEL_PIXELS = 0x3fff * 0x3fff;
+
+function checkDimensions(width: number, height: number, file: string): void {
+  if (width === 0 || height === 0) throw new DatasetError(`corrupt PNG (size ${width}x${height}; PNG images are at least 1x1).`, file);
+  if (width * height > MAX_LABEL_PIXELS) {
+    throw new DatasetError(`label PNG of ${width}x${height} pixels exceeds the limit of ${MAX_LABEL_PIXELS} pixels (a corrupt header, or downscale it).`, file);
+  }
 }
 
 function unpack(packed: Uint8Array, width: number, height: number, bitDepth: number, stride: number): Uint8Array {

@@ -5,7 +5,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, rmSync } from 'node:fs';
 import { tensor } from './creation.js';
-import type { DType, Tensor } from './tensor.js';
+import { describeArgument, expectTensor, type DType, type Tensor } from './tensor.js';
 import { CheckpointError } from '../errors.js';
 import { scope } from './scope.js';
 
@@ -21,13 +21,14 @@ interface HeaderEntry {
 
 /** Serialises named tensors (in the map's order) and string metadata to safetensors bytes. */
 export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+  if (!(tensors instanceof Map)) throw new CheckpointError(`encodeSafetensors: expected a Map of name -> Tensor, got ${describeArgument(tensors)}`);
   const header: Record<string, HeaderEntry | Record<string, string>> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, value] of tensors) {
     if (name === '__metadata__') throw new CheckpointError('a tensor cannot be named __metadata__');
-    const data = value.toTypedArray();
+    const data = expectTensor(value, 'encodeSafetensors', `tensor '${name}'`).toTypedArray();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     header[name] = { dtype: DTYPE_TO_FILE[value.dtype], shape: value.shape, data_offsets: [offset, offset + bytes.byteLength] };
     chunks.push(bytes);
@@ -49,35 +50,73 @@ export interface SafetensorsContent {
 
 /** Parses safetensors bytes. `file` only names the source in errors. @throws CheckpointError if malformed. */
 export function decodeSafetensors(bytes: Uint8Array, file?: string): SafetensorsContent {
+  if (!(bytes instanceof Uint8Array)) throw new CheckpointError(`decodeSafetensors: expected the file's bytes (a Uint8Array or Buffer), got ${describeArgument(bytes)}`, file);
   if (bytes.byteLength < 8) throw new CheckpointError(`not a safetensors file: ${bytes.byteLength} bytes`, file);
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.readBigUInt64LE(0));
   if (headerLength > bytes.byteLength - 8) throw new CheckpointError(`header length ${headerLength} exceeds the file size (truncated file?)`, file);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(view.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(view.subarray(8, 8 + headerLength).toString('utf8'));
   } catch (error) {
     throw new CheckpointError(`header is not valid JSON (${(error as Error).message})`, file);
   }
+  if (!isRecord(header)) throw new CheckpointError(`header is ${describeJson(header)}, expected a JSON object of tensor entries`, file);
   const dataStart = 8 + headerLength;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const metadata = checkMetadata(header.__metadata__, file);
   return scope(() => {
     const tensors = new Map<string, Tensor>();
     for (const [name, raw] of Object.entries(header)) {
       if (name === '__metadata__') continue;
-      tensors.set(name, decodeEntry(view, dataStart, name, raw as HeaderEntry, file));
+      tensors.set(name, decodeEntry(view, dataStart, name, checkEntry(name, raw, file), file));
     }
     return { tensors, metadata };
   });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describeJson(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+
+function checkMetadata(value: unknown, file?: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isRecord(value) || !Object.values(value).every((item) => typeof item === 'string')) {
+    throw new CheckpointError('__metadata__ must be an object of string values', file);
+  }
+  return value as Record<string, string>;
+}
+
+const isOffset = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+// Every field is checked before anything is allocated: a header may claim any shape (a 1 TB tensor),
+// and only offsets that lie inside the file are ever copied.
+function checkEntry(name: string, raw: unknown, file?: string): HeaderEntry {
+  const where = `tensor '${name}'`;
+  if (!isRecord(raw)) throw new CheckpointError(`${where}: header entry is ${describeJson(raw)}, expected { dtype, shape, data_offsets }`, file);
+  const { dtype, shape, data_offsets: offsets } = raw;
+  if (typeof dtype !== 'string') throw new CheckpointError(`${where}: dtype is ${describeJson(dtype)}, expected a string such as F32`, file);
+  if (!Array.isArray(shape) || !shape.every(isOffset)) {
+    throw new CheckpointError(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`, file);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isOffset) || offsets[0] > offsets[1]) {
+    throw new CheckpointError(`${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] of integers with 0 <= begin <= end < 2^53`, file);
+  }
+  return { dtype, shape, data_offsets: [offsets[0], offsets[1]] };
 }
 
 function decodeEntry(view: Buffer, dataStart: number, name: string, entry: HeaderEntry, file?: string): Tensor {
   const dtype = FILE_TO_DTYPE[entry.dtype];
   if (dtype === undefined) throw new CheckpointError(`tensor '${name}' has unsupported dtype ${entry.dtype}; supported: ${Object.keys(FILE_TO_DTYPE).join(', ')}`, file);
   const [begin, end] = entry.data_offsets;
-  const count = entry.shape.reduce((product, dim) => product * dim, 1);
-  if (end - begin !== count * BYTES[dtype] || dataStart + end > view.byteLength) {
-    throw new CheckpointError(`tensor '${name}' has inconsistent offsets [${begin}, ${end}] for shape [${entry.shape.join(', ')}] (truncated file?)`, file);
+  // In BigInt: a claimed shape such as [2^40, 2^40] has more bytes than a double counts exactly.
+  const count = entry.shape.reduce((product, dim) => product * BigInt(dim), 1n);
+  if (BigInt(end - begin) !== count * BigInt(BYTES[dtype]) || dataStart + end > view.byteLength) {
+    throw new CheckpointError(`tensor '${name}' has inconsistent offsets [${begin}, ${end}] for shape [${entry.shape.join(', ')}] ` +
+      `(${count * BigInt(BYTES[dtype])} bytes of ${entry.dtype}; the file has ${view.byteLength - dataStart} data bytes; truncated file?)`, file);
   }
   const copy = new Uint8Array(end - begin);
   copy.set(view.subarray(dataStart + begin, dataStart + end));
