@@ -186,6 +186,6 @@ describe('threads', () => {
     setNumThreads(previous);
     assert.equal(getNumThreads(), previous);
     assert.throws(() => setNumThreads(0), (error: unknown) =>
-      error instanceof EngineError && /setNumThreads: expected at least 1 thread/.test(error.message));
+      error instanceof EngineError && /setNumThreads: expected between 1 and 1024 threads, got 0/.test(error.message));
   });
 });
