@@ -15,7 +15,7 @@ import { TARGETS } from './targets.js';
 
 /** Options of runFuzz. */
 export interface FuzzOptions {
-  /** Total cases, spread round-robin over the targets. */
+  /** Total cases, spread over the targets by their weights (src/fuzz/targets.ts). */
   readonly cases: number;
   readonly seed: number;
   /** Target names (default: every non-internal target). */
@@ -179,11 +179,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const byTarget: Record<string, TargetCounts> = Object.fromEntries(targets.map((name) => [name, { cases: 0, ok: 0, typed: 0, findings: 0 }]));
   const mutations: Record<string, number> = {};
   const findings: CaseOutcome[] = [];
+  // One round of the schedule holds each target `weight` times, interleaved.
+  const weights = targets.map((name) => TARGETS.find((target) => target.name === name)?.weight ?? 3);
+  const round: string[] = [];
+  for (let slot = 0; slot < Math.max(...weights); slot++) targets.forEach((name, t) => { if (slot < (weights[t] as number)) round.push(name); });
+  const next = new Map(targets.map((name) => [name, options.from ?? 0]));
   const start = performance.now();
   try {
     for (let i = 0; i < options.cases; i++) {
-      const target = targets[i % targets.length] as string;
-      const request: CaseRequest = { seed: options.seed, target, index: (options.from ?? 0) + Math.floor(i / targets.length) };
+      const target = round[i % round.length] as string;
+      const index = next.get(target) as number;
+      next.set(target, index + 1);
+      const request: CaseRequest = { seed: options.seed, target, index };
       const outcome = await runner.run(request, options.timeoutMs ?? 10_000, options.memoryLimitBytes ?? 1.5 * 2 ** 30);
       const counts = byTarget[target] as TargetCounts;
       counts.cases += 1;

@@ -30,6 +30,8 @@ export interface FuzzTarget {
   readonly description: string;
   /** Self-test targets of the harness: never in a default run. */
   readonly internal?: boolean;
+  /** Cases of this target per round of the schedule (default 3; a slow target gets fewer). */
+  readonly weight?: number;
   /** Writes the mutated input of case `rng` into `dir` (shared by every case: overwrite); returns what was done. */
   prepare(dir: string, rng: Rng): Promise<Mutant>;
   /** Reads it back through the real reader. Resolves on success; throws what the reader throws. */
@@ -264,6 +266,8 @@ function mutateCheckpoint(seed: CheckpointFiles, rng: Rng): { kind: string; file
 
 const checkpointTarget: FuzzTarget = {
   name: 'checkpoint',
+  // A re-sealed checkpoint builds and restores a model (~10x a decode): one case in 13, not one in 5.
+  weight: 1,
   description: 'fine-tuned run checkpoints (pointer, JSON, safetensors) through loadTrainedModel, as eval/predict/export load them',
   async prepare(dir, rng) {
     const { kind, files } = mutateCheckpoint(checkpointFiles(join(dir, '..')), rng);
