@@ -1,6 +1,6 @@
 /**
  * The quick CI variant of issue 12's server load test (bench/server-load.ts is the full one): `contraseg serve`
- * as a child process with the committed tiny model, 10 concurrent clients for 4 s (after a 2 s warm-up of the
+ * as a child process with the committed tiny model, 10 concurrent clients for 4 s (after a 3 s warm-up of the
  * same load) sending the mix of src/deploy/server-load.ts. Fewer clients than the queue bound (16), so a 503
  * is impossible here: every valid request must get 200 with the mask the segmenter computes for that image
  * alone, every garbage request its 4xx, no request a reset connection; the server stays up, its RSS flat,
@@ -14,7 +14,7 @@ import { decodeUpload } from './server-segment.js';
 import { quantile, requestMix, runLoad, sampleResident, startServeProcess, validImages, type LoadReport, type RequestKind, type ServeProcess } from './server-load.js';
 
 const CLIENTS = 10;
-const WARMUP_MS = 2_000;
+const WARMUP_MS = 3_000;
 const MEASURED_MS = 4_000;
 const MAX_BODY = 256 * 1024;
 const MAX_PIXELS = 1_000_000;
