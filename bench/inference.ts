@@ -20,7 +20,7 @@ import { classTable, perturbedModel } from '../src/deploy/parity-fixture.js';
 import type { BackboneKind } from '../src/models/config.js';
 import { manualSeed, randn } from '../src/torch/creation.js';
 import { saveSafetensors } from '../src/torch/safetensors.js';
-import { noGrad, scope, setNumThreads } from '../src/torch/scope.js';
+import { getNumThreads, noGrad, scope, setNumThreads } from '../src/torch/scope.js';
 import { median, round } from './lib/paired.js';
 import { requirePytorchReference } from './lib/pytorch-reference.js';
 import { benchFolder, browserSide, libtorchSide, onnxNodeSide, pytorchSide, type InferenceSide } from './inference-sides.js';
@@ -126,6 +126,7 @@ async function benchModel(kind: BackboneKind): Promise<Medians> {
 
 requirePytorchReference(['torch', 'torchvision', 'numpy']);
 setNumThreads(THREADS);
+if (getNumThreads() !== THREADS) throw new Error(`libtorch runs ${getNumThreads()} threads, asked for ${THREADS}`);
 const loadBefore = loadavg();
 console.log(`inference bench: ${HEIGHT}x${WIDTH}, batch 1, ${THREADS} threads, OS ${OUTPUT_STRIDE}, ${CLASSES} classes, ` +
   `${TIMED} timed passes per side (${WARMUP} warm-up per block); load average ${loadBefore.map((value) => value.toFixed(2)).join(' ')}`);

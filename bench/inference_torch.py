@@ -55,6 +55,7 @@ def load_twin(kind, output_stride, width, classes, weights):
 def main():
     threads, kind, output_stride, width, classes, weights, input_file, logits_file, height, width_px = sys.argv[1:11]
     torch.set_num_threads(int(threads))
+    assert torch.get_num_threads() == int(threads), f'PyTorch runs {torch.get_num_threads()} threads, asked for {threads}'
     net, head = load_twin(kind, int(output_stride), float(width), int(classes), weights)
     size = (int(height), int(width_px))
     images = torch.from_numpy(np.fromfile(input_file, dtype=np.float32).reshape(1, 3, *size))  # [1, 3, H, W]
