@@ -47,7 +47,7 @@ export class ShapeError extends ContrasegError {
   }
 }
 
-/** A checkpoint or weights file cannot be read, written or applied. `file` names it when known. */
+/** A checkpoint, weights file or other run-dir file cannot be read, written or applied. `file` names it when known. */
 export class CheckpointError extends ContrasegError {
   readonly file: string | undefined;
   constructor(message: string, file?: string) {

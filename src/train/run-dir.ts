@@ -13,7 +13,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeFs, writeDurable } from './checkpoint-io.js';
-import { ConfigError } from '../errors.js';
+import { CheckpointError, ConfigError } from '../errors.js';
 import type { RunConfig } from './config.js';
 import { parseRunConfig } from './config.js';
 
@@ -79,8 +79,16 @@ export function readMetrics(runDir: string): MetricsRecord[] {
 }
 
 /** Appends one record to metrics.jsonl. */
+/** @throws CheckpointError naming the file and the cause (ENOSPC, EACCES, EROFS...) when the line cannot be written. */
 export function appendMetrics(runDir: string, record: MetricsRecord): void {
-  appendFileSync(join(runDir, METRICS_FILE), `${JSON.stringify(record)}\n`);
+  const file = join(runDir, METRICS_FILE);
+  try {
+    appendFileSync(file, `${JSON.stringify(record)}\n`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    throw new CheckpointError(`cannot append to the run's metrics log (${code}: ${(error as Error).message}); free disk space or fix permissions, then continue with --resume`, file);
+  }
 }
 
 /**
