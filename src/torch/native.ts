@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { EngineError } from '../errors.js';
@@ -112,7 +112,22 @@ export interface NativeAddon {
   [extension: string]: unknown;
 }
 
+/**
+ * CONTRASEG_NATIVE=/path/to/contraseg_native.node loads that addon instead of native/build/Release's: the
+ * sanitizer build (`bash scripts/build-native.sh --sanitize` -> native/build/Sanitize/), run with the ASan
+ * runtime preloaded (native/README.md, "Sanitizers").
+ */
+export const NATIVE_ENV = 'CONTRASEG_NATIVE';
+
 function findAddon(): string {
+  const override = process.env[NATIVE_ENV];
+  if (override !== undefined && override !== '') {
+    if (!existsSync(override)) {
+      throw new EngineError(`${NATIVE_ENV}=${override}: no such file; expected the path of a built contraseg_native.node ` +
+        '(e.g. native/build/Sanitize/contraseg_native.node from `bash scripts/build-native.sh --sanitize`), or unset it (src/torch/native.ts).');
+    }
+    return resolve(override);
+  }
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 6; depth++) {
     const candidate = join(dir, 'native', 'build', 'Release', 'contraseg_native.node');
