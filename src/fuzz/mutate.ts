@@ -279,3 +279,22 @@ export function mutateSafetensors(seed: Uint8Array, rng: Rng): Mutant {
     }
   }
 }
+
+// ---- ONNX (protobuf) ----------------------------------------------------------------------------------
+
+/**
+ * A protobuf edit: after a byte that reads as a length-delimited field tag (wire type 2), the length varint
+ * is replaced by a huge one (2^32 - 1, 2^31, 2^28) or zero, so a nested message or tensor claims bytes the
+ * file does not have. Half the time a format-blind edit instead.
+ */
+export function mutateProtobuf(seed: Uint8Array, rng: Rng): Mutant {
+  if (rng.chance(0.5)) return mutateBytes(seed, rng);
+  const tags: number[] = [];
+  for (let i = 0; i + 1 < seed.length; i++) if (((seed[i] as number) & 7) === 2 && (seed[i] as number) >> 3 > 0 && (seed[i] as number) < 0x80) tags.push(i);
+  if (tags.length === 0) return mutateBytes(seed, rng);
+  const at = pick(rng, tags) + 1;
+  let end = at;
+  while (end < seed.length && ((seed[end] as number) & 0x80) !== 0) end++;
+  const length = pick(rng, [[0xff, 0xff, 0xff, 0xff, 0x0f], [0x80, 0x80, 0x80, 0x80, 0x08], [0x80, 0x80, 0x80, 0x80, 0x01], [0x00]]);
+  return { kind: 'onnx-length-varint', bytes: concat([seed.subarray(0, at), Uint8Array.from(length), seed.subarray(end + 1)]) };
+}

@@ -22,7 +22,7 @@ import { saveCheckpoint } from '../train/checkpoint.js';
 import { loadTrainedModel } from '../train/load-model.js';
 import { buildFinetuneModel } from '../train/finetune.js';
 import { encodeChecked, sha256Hex, type CheckpointMeta } from '../train/checkpoint-format.js';
-import { HUGE_DIMS, mutateBytes, mutateJpeg, mutatePng, mutateSafetensors, pick, type Mutant } from './mutate.js';
+import { HUGE_DIMS, mutateBytes, mutateJpeg, mutatePng, mutateProtobuf, mutateSafetensors, pick, type Mutant } from './mutate.js';
 
 /** One fuzz target. `run` reads the input from `dir` (a scratch directory of its own) through the real reader. */
 export interface FuzzTarget {
@@ -282,6 +282,42 @@ const checkpointTarget: FuzzTarget = {
   },
 };
 
+let onnxSeed: Uint8Array | undefined;
+/** The tiny fine-tuned model exported by contraseg export's exporter. */
+async function onnxBytes(): Promise<Uint8Array> {
+  if (onnxSeed !== undefined) return onnxSeed;
+  const { exportOnnx } = await import('../deploy/export.js');
+  const model = buildFinetuneModel(parseRunConfig(smallConfig()), 3);
+  try {
+    onnxSeed = exportOnnx(model, { classNames: ['sky', 'road', 'car'], colours: [[0, 0, 255], [128, 128, 128], [255, 0, 0]],
+      mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+  } finally {
+    model.dispose();
+  }
+  return onnxSeed;
+}
+
+const onnxTarget: FuzzTarget = {
+  name: 'onnx',
+  // An onnxruntime session per case: a few times a decode.
+  weight: 1,
+  description: 'exported ONNX models through deploy load() and one segment() call, as predict/serve use them',
+  async prepare(dir, rng) {
+    const mutant = mutateProtobuf(await onnxBytes(), rng);
+    writeFileSync(join(dir, 'model.onnx'), mutant.bytes);
+    return mutant;
+  },
+  async run(dir) {
+    const { load } = await import('../deploy/segmenter.js');
+    const segmenter = await load(join(dir, 'model.onnx'), { threads: 1 });
+    try {
+      await segmenter.segment({ data: new Uint8Array(SEED_WIDTH * SEED_HEIGHT * 3).fill(90), width: SEED_WIDTH, height: SEED_HEIGHT });
+    } finally {
+      await segmenter.dispose();
+    }
+  },
+};
+
 /** Harness self-tests (src/fuzz/fuzz.test.ts): each must be reported as the failure its name says. */
 const selfTests: FuzzTarget[] = [
   ['selftest-abort', 'aborts the process (a native crash)', () => { process.abort(); }],
@@ -302,7 +338,7 @@ const selfTests: FuzzTarget[] = [
 }));
 
 /** Every target; `internal` ones only when named. */
-export const TARGETS: readonly FuzzTarget[] = [imageTarget, maskTarget, safetensorsTarget, checkpointTarget, configTarget, ...selfTests];
+export const TARGETS: readonly FuzzTarget[] = [imageTarget, maskTarget, safetensorsTarget, checkpointTarget, configTarget, onnxTarget, ...selfTests];
 
 /** Looks a target up by name. @throws Error listing the names (a harness usage error). */
 export function targetNamed(name: string): FuzzTarget {
