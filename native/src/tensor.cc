@@ -59,8 +59,12 @@ CS_ENTRY(fromTypedArray) {
   }
   at::ScalarType source = scalarTypeOf(array.TypedArrayType());
   at::Tensor result = at::empty(shape, at::TensorOptions().dtype(source));
-  auto* bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-  std::memcpy(result.data_ptr(), bytes, numel * size);
+  // An empty array may have no buffer (Data() null) and an empty tensor no storage: memcpy of null
+  // pointers is undefined even for 0 bytes (UBSan, native/README.md).
+  if (numel > 0) {
+    auto* bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+    std::memcpy(result.data_ptr(), bytes, numel * size);
+  }
   if (!info[2].IsUndefined()) {
     at::ScalarType target = toDtype(info[2]);
     if (target != source) result = result.to(target);
@@ -105,7 +109,7 @@ CS_ENTRY(setRngState) {
   if (!info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "setRngState: expected a Uint8Array");
   auto bytes = info[0].As<Napi::Uint8Array>();
   at::Tensor state = at::empty({static_cast<int64_t>(bytes.ElementLength())}, at::kByte);
-  std::memcpy(state.data_ptr(), bytes.Data(), bytes.ElementLength());
+  if (bytes.ElementLength() > 0) std::memcpy(state.data_ptr(), bytes.Data(), bytes.ElementLength());
   auto generator = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(state);

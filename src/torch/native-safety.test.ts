@@ -75,6 +75,17 @@ describe('sweep regressions: native entry points', () => {
     });
   });
 
+  it('empty typed arrays of every dtype make empty tensors (UBSan: memcpy of null pointers, found by the sanitizer run)', () => {
+    torch.scope(() => {
+      for (const data of [new Float32Array(0), new Float64Array(0), new Int32Array(0), new BigInt64Array(0), new Uint8Array(0)]) {
+        const empty = tensor(data, [0, 3]);
+        assert.deepEqual(empty.shape, [0, 3]);
+        assert.equal(empty.toTypedArray().length, 0);
+      }
+      assert.throws(() => torch.setRngState(new Uint8Array(0)), EngineError);
+    });
+  });
+
   it('an absurd thread count is refused (OpenMP would abort at the next parallel op)', () => {
     rejects(() => native.setNumThreads(1e6), EngineError, /^setNumThreads: expected between 1 and 1024 threads, got 1000000/);
   });
