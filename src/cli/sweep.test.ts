@@ -47,14 +47,19 @@ test('sweep: ce steps chosen on val from the grid, every cell trained once, resu
   const chosen = (results.settings.ceStepsChosen as Record<string, number>)['2'];
   assert.ok(chosen === 2 || chosen === 4);
   assert.ok(results.cells.filter((cell) => cell.method === 'ce' && cell.labelled === 2).every((cell) => cell.steps.finetune === chosen));
-  assert.ok(results.cells.filter((cell) => cell.method === 'within').every((cell) => cell.steps.pretrain === 2 && cell.steps.finetune === 2));
+  // every method takes the ce total chosen for its budget, split half and half (base 2 + 2)
+  const chosenAll = (results.settings.ceStepsChosen as Record<string, number>)['all'] ?? (results.settings.ceStepsChosen as Record<string, number>)['4'];
+  for (const cell of results.cells.filter((c) => c.method === 'within')) {
+    const total = cell.labelled === 2 ? chosen : chosenAll;
+    assert.deepEqual(cell.steps, { pretrain: (total as number) / 2, finetune: (total as number) / 2 }, JSON.stringify(cell.steps));
+  }
   assert.equal(results.predictions.length, 2);
   assert.deepEqual(Object.keys(results.predictions[0]?.predictions ?? {}).sort(), ['ce', 'within']);
   assert.equal(results.embeddings.length, 2);
   assert.ok(results.embeddings.every((map) => map.points.length > 0));
   assert.equal(readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n').length, 7);
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /test protocol/);
-  const cellSummary = join(work, 'cells', 'within-K2-s0', 'summary.json');
+  const cellSummary = join(work, 'cells', `within-K2-s0-T${String(chosen)}`, 'summary.json');
   const mtime = statSync(cellSummary).mtimeMs;
   const again = await cli('sweep', '--config', config, '--out', out, '--work', work);
   assert.equal(again.code, 0, again.stderr);

@@ -18,10 +18,13 @@ export const sweepSchema = z.object({
   manySeedsUpTo: z.number().int().positive().default(50),
   seedsAbove: z.number().int().positive().default(1),
   /**
-   * Total steps the `ce` baseline may take, chosen per budget on val (seed 0) from this grid; the
-   * contrastive methods always take pretrain.steps + finetune.steps. Empty = that total only.
+   * Total steps of every method at a budget, chosen per budget on val (seed 0) by training `ce` at each
+   * value of this grid; the contrastive methods then take the same total (pretraining + fine-tuning).
+   * Empty = base pretrain.steps + finetune.steps.
    */
-  ceStepsGrid: z.array(z.number().int().positive()).default([]),
+  ceStepsGrid: z.array(z.number().int().min(2)).default([]),
+  /** Share of a contrastive cell's total steps spent in stage 1; null = base pretrain / (pretrain + finetune). */
+  pretrainShare: z.number().gt(0).lt(1).nullable().default(null),
   /** Test images shown in the report's prediction grid. */
   gridImages: z.number().int().nonnegative().default(4),
   /** Test pixels sampled for the embedding maps. */

@@ -21,7 +21,7 @@ export interface CellPlan {
   readonly method: RunConfig['method'];
   readonly labelled: number | 'all';
   readonly seed: number;
-  /** For `ce`: its total steps (a grid value); for the others: pretrain + finetune steps. */
+  /** Total optimisation steps (pretrain + finetune; all fine-tuning for `ce`). */
   readonly totalSteps: number;
   readonly config: RunConfig;
   readonly runDir: string;
@@ -43,16 +43,29 @@ export function seedsFor(sweep: SweepConfig, labelled: number | 'all'): number[]
   return Array.from({ length: count }, (_, seed) => seed);
 }
 
-/** Plans one cell. `ceSteps` is the ce baseline's total steps (ignored for the other methods). */
+/**
+ * Steps of stage 1 for a contrastive cell of `total` steps: the sweep's pretrainShare of the total (the base
+ * config's pretrain / (pretrain + finetune) when unset), at least 1 step in each stage.
+ */
+export function pretrainStepsOf(sweep: SweepConfig, base: RunConfig, total: number): number {
+  const share = sweep.pretrainShare ?? base.pretrain.steps / Math.max(1, base.pretrain.steps + base.finetune.steps);
+  return Math.min(total - 1, Math.max(1, Math.round(total * share)));
+}
+
+/**
+ * Plans one cell. Every method takes the same total steps (issue 10: pretraining + fine-tuning = the
+ * baseline's steps): `ceSteps`, the ce total chosen on val, when given; else the base config's
+ * pretrain + finetune steps. Contrastive cells split their total by pretrainStepsOf.
+ */
 export function planCell(sweep: SweepConfig, out: string, method: RunConfig['method'], labelled: number | 'all', seed: number, ceSteps?: number): CellPlan {
   const cell: Record<string, unknown> = {
     method, seed, baseline: false, data: { labelled: labelled === 'all' ? 'all' : { count: labelled } },
   };
   const base = parseRunConfig(merge(sweep.base, cell), 'sweep base + cell');
-  const contrastiveTotal = base.pretrain.steps + base.finetune.steps;
-  const total = method === 'ce' ? ceSteps ?? contrastiveTotal : contrastiveTotal;
-  const config = method === 'ce' ? parseRunConfig(merge(merge(sweep.base, cell), { pretrain: { steps: 0 }, finetune: { steps: total } }), 'sweep base + cell') : base;
-  const id = `${method}-K${labelled}-s${seed}${method === 'ce' ? `-T${total}` : ''}`;
+  const total = ceSteps ?? base.pretrain.steps + base.finetune.steps;
+  const pretrainSteps = method === 'ce' ? 0 : pretrainStepsOf(sweep, base, total);
+  const config = parseRunConfig(merge(merge(sweep.base, cell), { pretrain: { steps: pretrainSteps }, finetune: { steps: total - pretrainSteps } }), 'sweep base + cell');
+  const id = `${method}-K${labelled}-s${seed}-T${total}`;
   return { id, method, labelled, seed, totalSteps: total, config, runDir: join(out, 'cells', id) };
 }
 
@@ -134,7 +147,7 @@ export function readCell(cell: CellPlan): SweepCell {
     .map((record) => ({ step: record.step, mIoU: record.mIoU as number }));
   return {
     method: cell.method, labelled: cell.labelled === 'all' ? (readFileSync(join(cell.runDir, 'split.txt'), 'utf8').trim().split('\n').length) : cell.labelled,
-    seed: cell.seed, steps: { pretrain: cell.method === 'ce' ? 0 : cell.config.pretrain.steps, finetune: cell.method === 'ce' ? cell.totalSteps : cell.config.finetune.steps },
+    seed: cell.seed, steps: { pretrain: cell.config.pretrain.steps, finetune: cell.config.finetune.steps },
     val: evaluationOf(summary.val), test: evaluationOf(summary.test), seconds: summary.seconds, curve, valCurve,
   };
 }
