@@ -50,7 +50,7 @@ test('sweep: ce steps chosen on val from the grid, every cell trained once, resu
   // every method takes the ce total chosen for its budget, split half and half (base 2 + 2)
   const chosenAll = (results.settings.ceStepsChosen as Record<string, number>)['all'] ?? (results.settings.ceStepsChosen as Record<string, number>)['4'];
   for (const cell of results.cells.filter((c) => c.method === 'within')) {
-    const total = cell.labelled === 2 ? chosen : chosenAll;
+    const total: number | undefined = cell.labelled === 2 ? chosen : chosenAll;
     assert.deepEqual(cell.steps, { pretrain: (total as number) / 2, finetune: (total as number) / 2 }, JSON.stringify(cell.steps));
   }
   assert.equal(results.predictions.length, 2);

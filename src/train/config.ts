@@ -11,6 +11,8 @@ import { ConfigError } from '../errors.js';
 export const DEEPLAB_MOMENTUM = 0.9;
 
 const positiveInt = z.number().int().positive();
+/** Widths above this are refused at parse time, so a damaged config cannot make the model allocate gigabytes. */
+const MAX_CHANNELS = 4096;
 const nonNegativeInt = z.number().int().nonnegative();
 
 const sgdSchema = z.object({
@@ -55,7 +57,7 @@ export const pretrainSchema = z.object({
   lossStride: z.union([z.literal(4), z.literal(8), z.literal(16)]).default(4),
   head: z.object({
     layers: positiveInt.default(3),
-    width: positiveInt.default(256),
+    width: positiveInt.max(MAX_CHANNELS).default(256),
     batchNorm: z.boolean().default(false),
   }).strict().default({}),
   /** Strength s of SimCLR's colour distortion for Î (jitter 0.8s, hue 0.2s); 0.5 = DEFAULT_DISTORTIONS. */
@@ -94,11 +96,12 @@ export const dataSchema = z.object({
 export const modelSchema = z.object({
   backbone: z.enum(['resnet18', 'resnet34', 'resnet50', 'mobilenetv2']).default('resnet18'),
   outputStride: z.union([z.literal(8), z.literal(16)]).default(16),
-  widthMultiplier: z.number().positive().default(1),
+  /** Channel width of the backbone relative to torchvision's (<= 4: a config or checkpoint asking for more is refused before anything is allocated). */
+  widthMultiplier: z.number().positive().max(4).default(1),
   /** ASPP / decoder widths; null = 256 and 48 scaled by widthMultiplier. */
-  asppChannels: positiveInt.nullable().default(null),
-  decoderChannels: positiveInt.nullable().default(null),
-  reductionChannels: positiveInt.nullable().default(null),
+  asppChannels: positiveInt.max(MAX_CHANNELS).nullable().default(null),
+  decoderChannels: positiveInt.max(MAX_CHANNELS).nullable().default(null),
+  reductionChannels: positiveInt.max(MAX_CHANNELS).nullable().default(null),
   /** ImageNet backbone weights (safetensors, see src/models/README.md); null = random init. */
   backboneWeights: z.string().nullable().default(null),
   /** Channels-last layout: faster on some CPUs, slower on others (bench/RESULTS.md); opt-in. */
