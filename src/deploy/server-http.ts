@@ -79,6 +79,25 @@ export function sendError(response: ServerResponse, error: HttpError, closeConne
 }
 
 /**
+ * Bytes of an over-limit body read and discarded before the 413, so that a client still uploading sees the
+ * answer instead of a broken pipe (EPIPE); past this the connection is closed unread.
+ */
+const DRAIN_BYTES = 64 * 2 ** 20;
+
+/** Reads and discards what is left of a request body, up to `limit` bytes (then stops: the caller closes). */
+async function drain(request: IncomingMessage, limit: number): Promise<void> {
+  let discarded = 0;
+  try {
+    for await (const part of request) {
+      discarded += (part as Buffer).length;
+      if (discarded > limit) return;
+    }
+  } catch {
+    // the client went away: nothing left to drain
+  }
+}
+
+/**
  * Reads a request body of at most `maxBytes`.
  * @throws HttpError 413 when Content-Length or the bytes received exceed the limit, 400 when the client
  *   aborts or sends no body.
@@ -87,13 +106,20 @@ export async function readBody(request: IncomingMessage, maxBytes: number): Prom
   const tooLarge = (): HttpError => new HttpError(413, `request body is larger than the limit of ${maxBytes} bytes; ` +
     'send a smaller image or start contraseg serve with a larger --max-body');
   const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  const drainLimit = maxBytes + DRAIN_BYTES;
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    if (declared <= drainLimit) await drain(request, drainLimit);
+    throw tooLarge();
+  }
   const parts: Buffer[] = [];
   let received = 0;
   try {
     for await (const part of request) {
       received += (part as Buffer).length;
-      if (received > maxBytes) throw tooLarge();
+      if (received > maxBytes) {
+        await drain(request, drainLimit - received);
+        throw tooLarge();
+      }
       parts.push(part as Buffer);
     }
   } catch (error) {
