@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
 import { decodePngValues } from '../data/png.js';
 import { load } from '../deploy/segmenter.js';
-import { EXIT_CODES, runCli } from './main.js';
+import { EXIT_CODES } from './main.js';
+import { cli } from './testing.js';
 
 const folder = await temporaryFolder('contraseg-export-cli-');
 after(() => folder.remove());
@@ -21,12 +22,6 @@ await writeCamVidFixture(root, {
   test: [image('x0', 2, 37, 29), image('x1', 3, 41, 27)], // sizes no output stride divides
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (text) => { stdout += text; }, stderr: (text) => { stderr += text; } });
-  return { code, stdout, stderr };
-}
 
 const tiny = ['--dataset', 'camvid', '--root', root, '--labelled', '3', '--batch-size', '4', '--crop', '32', '--width', '0.0625',
   '--workers', '1', '--threads', '1'];

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixtureImage, temporaryFolder, writeCamVidFixture, writeFolderFixture } from '../data/fixtures.js';
 import { ConfigError } from '../errors.js';
-import { EXIT_CODES, parseCommand, runCli } from './main.js';
+import { EXIT_CODES, parseCommand } from './main.js';
+import { cli } from './testing.js';
 
 const folder = await temporaryFolder('contraseg-cli-');
 after(() => folder.remove());
@@ -13,12 +14,6 @@ const camvid = join(folder.path, 'camvid');
 // a: 8x4, blocks 0 | 11 -> 16 Sky + 16 void; b: 4x8 all Road
 await writeCamVidFixture(camvid, { train: [fixtureImage('a', 8, 4, [0, 11]), fixtureImage('b', 4, 8, [3])] }, { listPrefix: '/SegNet/CamVid/' });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (text) => { stdout += text; }, stderr: (text) => { stderr += text; } });
-  return { code, stdout, stderr };
-}
 
 test('info --json prints one JSON object with images, classes and ignoreFraction (hand-counted)', async () => {
   const { code, stdout, stderr } = await cli('info', '--dataset', 'camvid', '--root', camvid, '--split', 'train', '--json');

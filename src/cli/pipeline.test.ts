@@ -4,7 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
 import { decodePngValues } from '../data/png.js';
-import { EXIT_CODES, runCli } from './main.js';
+import { EXIT_CODES } from './main.js';
+import { cli } from './testing.js';
 
 const folder = await temporaryFolder('contraseg-pipeline-');
 after(() => folder.remove());
@@ -16,12 +17,6 @@ await writeCamVidFixture(root, {
   test: [image('x0', 2, 37, 29), image('x1', 3, 41, 27)], // sizes no output stride divides
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (text) => { stdout += text; }, stderr: (text) => { stderr += text; } });
-  return { code, stdout, stderr };
-}
 
 const tiny = ['--dataset', 'camvid', '--root', root, '--labelled', '3', '--batch-size', '4', '--crop', '32', '--width', '0.0625',
   '--pretrain-steps', '3', '--finetune-steps', '3', '--workers', '1', '--threads', '1'];

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
 import type { SweepResults } from '../report/results.js';
-import { runCli } from './main.js';
+import { cli } from './testing.js';
 
 const folder = await temporaryFolder('contraseg-sweep-');
 after(() => folder.remove());
@@ -28,12 +28,6 @@ writeFileSync(config, JSON.stringify({
   ceStepsGrid: [2, 4], gridImages: 2, embeddingPixels: 40, protocol: 'test protocol',
 }));
 
-async function cli(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
-  return { code, stdout, stderr };
-}
 
 test('sweep: ce steps chosen on val from the grid, every cell trained once, results.json/csv/report.html written; a rerun trains nothing', async () => {
   const out = join(folder.path, 'results');

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { freePort } from '../distributed/testing-launch.js';
-import { EXIT_CODES, runCli } from './main.js';
+import { EXIT_CODES } from './main.js';
+import { cli } from './testing.js';
 
 // `train --nproc 2`: two local ranks of the CLI on loopback, 1 thread each (the numerics of data parallelism
 // are tested in src/distributed/data-parallel.test.ts; here: the wiring, who writes, resume rules).
@@ -22,12 +23,6 @@ await writeCamVidFixture(root, {
   test: [image('x0', 2)],
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (text) => { stdout += text; }, stderr: (text) => { stderr += text; } });
-  return { code, stdout, stderr };
-}
 
 const tiny = ['--dataset', 'camvid', '--root', root, '--labelled', '3', '--batch-size', '2', '--crop', '32', '--width', '0.0625',
   '--workers', '1', '--threads', '1', '--dist-timeout', '60'];
