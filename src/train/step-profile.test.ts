@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { temporaryFolder } from '../data/fixtures.js';
 import { StepProfile, stepProfile, type PhaseTotals } from './step-profile.js';
 
@@ -12,7 +11,9 @@ test('phases get the main thread\'s CPU time: a busy phase has it, a sleeping on
     const file = join(folder.path, 'profile.jsonl');
     const profile = new StepProfile(file, 'finetune');
     for (let i = 0; i < 2; i++) {
-      await sleep(30); // the loop waiting for a batch: wall time, no CPU
+      // the loop waiting for a batch: wall time, no CPU. A futex wait sleeps the thread at least 30 ms (a timer
+      // could fire early against libuv's cached loop time after the 50 ms spin), so 60 ms of sleep is guaranteed.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
       profile.mark('wait');
       const until = performance.now() + 50;
       let spins = 0;
@@ -31,7 +32,8 @@ test('phases get the main thread\'s CPU time: a busy phase has it, a sleeping on
     assert.ok(wait.wallMs >= 60 && step.wallMs >= 100, JSON.stringify(line.phases));
     // CPU time never exceeds wall time on one thread (0.1 ms slack for the two clocks' reads)
     assert.ok(wait.cpuMs !== null && step.cpuMs !== null && wait.runqueueMs !== null && step.runqueueMs !== null, 'procfs schedstat unreadable');
-    // a sleep is neither CPU nor runqueue time: most of the 60 ms of waiting is left as sleep (a stall each time)
+    // a sleep is neither CPU nor runqueue time: at least 60 ms of waiting is sleep (a stall each time); 10 ms slack
+    // for the clocks' granularity (schedstat is ns, the wall clock sub-ms)
     assert.ok(wait.wallMs - wait.cpuMs - wait.runqueueMs > 50, JSON.stringify(line.phases));
     assert.ok(step.cpuMs <= step.wallMs + 0.1 && wait.cpuMs <= wait.wallMs + 0.1, JSON.stringify(line.phases));
     assert.ok(step.cpuMs > 4 * wait.cpuMs, JSON.stringify(line.phases));
