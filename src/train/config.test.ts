@@ -15,3 +15,21 @@ test('parseRunConfig refuses widths no real model has, naming the key', () => {
   assert.throws(() => parseRunConfig({ data, pretrain: { head: { width: 1e5 } } }), /pretrain\.head\.width/);
   assert.equal(parseRunConfig({ data, model: { widthMultiplier: 4, asppChannels: 4096 } }).model.widthMultiplier, 4);
 });
+
+test('the method chooses the pretraining loss: method and pretrain.loss cannot disagree', () => {
+  for (const method of ['within', 'cross', 'batch', 'official'] as const) {
+    const config = parseRunConfig({ data, method });
+    assert.equal(config.method, method);
+    assert.equal(config.pretrain.loss, method, `method ${method} pretrains with its own loss`);
+  }
+  const defaults = parseRunConfig({ data });
+  assert.deepEqual([defaults.method, defaults.pretrain.loss], ['within', 'within']);
+  const lossOnly = parseRunConfig({ data, pretrain: { loss: 'cross' } });
+  assert.deepEqual([lossOnly.method, lossOnly.pretrain.loss], ['cross', 'cross'], 'pretrain.loss alone sets the method');
+  assert.equal(parseRunConfig({ data, method: 'ce' }).method, 'ce');
+  assert.throws(() => parseRunConfig({ data, method: 'cross', pretrain: { loss: 'within' } }),
+    (error: unknown) => error instanceof ConfigError && /pretrain\.loss: "within" contradicts method "cross"/.test(error.message));
+  // a resolved config (as a run dir's config.json holds it) parses to itself
+  const resolved = parseRunConfig({ data, method: 'batch' });
+  assert.deepEqual(parseRunConfig(JSON.parse(JSON.stringify(resolved))), resolved);
+});

@@ -47,11 +47,16 @@ const stageFields = {
   gradClip: z.number().positive().nullable().default(null),
 };
 
+/** The stage-1 losses (src/losses): the paper's within-image and cross-image, the batch ablation, the official code's. */
+export const CONTRASTIVE_LOSSES = ['within', 'cross', 'batch', 'official'] as const;
+export type ContrastiveLoss = (typeof CONTRASTIVE_LOSSES)[number];
+
 /** Stage 1: label-based pixel-wise contrastive pretraining. */
 export const pretrainSchema = z.object({
   ...stageFields,
   steps: nonNegativeInt.default(300),
-  loss: z.enum(['within', 'cross', 'batch', 'official']).default('within'),
+  /** The contrastive loss. Normally left out: `method` chooses it (a value that contradicts `method` is an error). */
+  loss: z.enum(CONTRASTIVE_LOSSES).optional(),
   temperature: z.number().positive().default(PAPER_TEMPERATURE),
   /** Stride of the map the loss sees: 4 = the decoder's own output; 8 or 16 average-pool it first (cheaper). */
   lossStride: z.union([z.literal(4), z.literal(8), z.literal(16)]).default(4),
@@ -122,11 +127,12 @@ export const NAN_POLICIES = ['stop', 'skip'] as const;
 export type NanPolicy = (typeof NAN_POLICIES)[number];
 
 /** Every training method: the contrastive losses (two stages) or plain cross-entropy (`ce`). */
-export const METHODS = ['ce', 'within', 'cross', 'batch', 'official'] as const;
+export const METHODS = ['ce', ...CONTRASTIVE_LOSSES] as const;
 export type Method = (typeof METHODS)[number];
 
-export const runSchema = z.object({
-  method: z.enum(METHODS).default('within'),
+const runObject = z.object({
+  /** ce, or the contrastive loss of stage 1 (default within; or pretrain.loss when only that is given). */
+  method: z.enum(METHODS).optional(),
   seed: nonNegativeInt.default(0),
   batchSize: positiveInt.default(8),
   /** libtorch intra-op threads; null = the machine's cores. */
@@ -152,12 +158,28 @@ export const runSchema = z.object({
   eval: evalSchema.default({}),
 }).strict();
 
+/**
+ * A run: `method` and `pretrain.loss` are one choice. The method decides the stage-1 loss; a pretrain.loss
+ * given alone sets the method; the two given and different is an error (a `cross` run that silently
+ * pretrained with `within` was once possible).
+ */
+export const runSchema = runObject.superRefine((config, ctx) => {
+  const loss = config.pretrain.loss;
+  if (config.method !== undefined && config.method !== 'ce' && loss !== undefined && loss !== config.method) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pretrain', 'loss'], message: `"${loss}" contradicts method "${config.method}"; the method chooses the pretraining loss, so set only one of them` });
+  }
+}).transform((config) => {
+  const method: Method = config.method ?? config.pretrain.loss ?? 'within';
+  const loss: ContrastiveLoss = method === 'ce' ? (config.pretrain.loss ?? 'within') : method;
+  return { ...config, method, pretrain: { ...config.pretrain, loss } };
+});
+
 /** A validated run configuration (every default filled in). */
 export type RunConfig = z.output<typeof runSchema>;
 /** What a config file or preset may hold (defaults optional). */
 export type RunConfigInput = z.input<typeof runSchema>;
 export type OptimizerConfig = z.output<typeof optimizerSchema>;
-export type PretrainConfig = z.output<typeof pretrainSchema>;
+export type PretrainConfig = RunConfig['pretrain'];
 export type FinetuneConfig = z.output<typeof finetuneSchema>;
 export type StageConfig = PretrainConfig | FinetuneConfig;
 

@@ -11,8 +11,8 @@ import type { RunConfigInput } from './config.js';
 export const BUNDLED_CAMVID = '../shared/data/camvid_180x240';
 export const BUNDLED_CAMVID_FULL = '../shared/data/camvid';
 
+// No preset names a method: the default (within) applies, and `--method` or `--set pretrain.loss=...` picks another.
 const camvidQuick: RunConfigInput = {
-  method: 'within',
   baseline: true,
   batchSize: 8,
   checkpointEvery: 50,
@@ -40,7 +40,6 @@ const camvid: RunConfigInput = {
  * documented for machines with far more compute than a laptop; data must be downloaded separately.
  */
 const voc: RunConfigInput = {
-  method: 'within',
   batchSize: 16,
   checkpointEvery: 1000,
   data: { kind: 'voc', root: 'data/VOCdevkit/VOC2012', valSplit: 'val', testSplit: null, labelled: 'all', crop: { height: 513, width: 513 } },
