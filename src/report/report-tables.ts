@@ -35,7 +35,7 @@ export function formatDuration(seconds: number | null): string {
   return `${Math.floor(whole / 3600)} h ${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')} min`;
 }
 
-/** Budgets, then methods: test and val mIoU over seeds, the paired gain over ce, the mean wall-clock per cell. The best test mean at each K is bold. */
+/** Budgets, then methods: test and val mIoU over seeds, the paired gain over ce, the mean time per cell (pauses excluded). The best test mean at each K is bold. */
 export function resultsTableHtml(results: SweepResults): string {
   const gains = new Map(gainsOverBaseline(results).map((gain) => [`${gain.method}@${gain.labelled}`, gain.gain]));
   const summaries = summariseBudgets(results);
@@ -58,7 +58,7 @@ export function resultsTableHtml(results: SweepResults): string {
   });
   return `<table class="results"><thead><tr><th>K</th><th>method</th><th>seeds</th><th>test mIoU (%)</th><th>val mIoU (%)</th>`
     + (hasBaseline ? `<th>gain over ${BASELINE_METHOD} (points)</th>` : '')
-    + `<th>wall-clock per cell</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    + `<th>time per cell</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 /** Mean test IoU (%) per class, one row per (K, method), a colour swatch per class header. */

@@ -27,6 +27,7 @@ const cellSchema = z.object({
   val: evaluationSchema.nullable(),
   test: evaluationSchema.nullable(),
   seconds: z.object({ pretrain: z.number().finite(), finetune: z.number().finite(), total: z.number().finite() }).passthrough(),
+  wallSeconds: z.number().finite().optional(),
   curve: z.array(z.object({ stage: z.enum(['pretrain', 'finetune']), step: z.number().finite(), loss: z.number() }).passthrough()),
   valCurve: z.array(z.object({ step: z.number().finite(), mIoU: z.number() }).passthrough()),
 }).passthrough();

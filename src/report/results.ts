@@ -35,8 +35,13 @@ export interface SweepCell {
   readonly steps: { readonly pretrain: number; readonly finetune: number };
   readonly val: EvaluationSummary | null;
   readonly test: EvaluationSummary | null;
-  /** Wall-clock seconds: stage 1, stage 2, and the whole cell (evaluations included). */
+  /**
+   * Seconds on a machine running only this cell: stage 1, stage 2 (its evaluations included), the whole cell;
+   * steps x the median logged step time plus evaluations (src/train/sweep-time.ts), so pauses do not count.
+   */
   readonly seconds: { readonly pretrain: number; readonly finetune: number; readonly total: number };
+  /** The last process's measured wall clock for the whole cell, pauses included (absent in older results). */
+  readonly wallSeconds?: number;
   /** Loss per logged step. */
   readonly curve: readonly CurvePoint[];
   /** Val mIoU per evaluation during fine-tuning. */

@@ -14,6 +14,7 @@ import type { CurvePoint, EvaluationSummary, SweepCell } from '../report/results
 import type { SweepConfig } from './sweep-config.js';
 import { parseRunConfig, type RunConfig } from './config.js';
 import { SUMMARY_FILE, isRunDir, readMetrics, writeFileAtomic } from './run-dir.js';
+import { cellSeconds } from './sweep-time.js';
 
 /** One cell to train. */
 export interface CellPlan {
@@ -148,6 +149,9 @@ export function readCell(cell: CellPlan): SweepCell {
   return {
     method: cell.method, labelled: cell.labelled === 'all' ? (readFileSync(join(cell.runDir, 'split.txt'), 'utf8').trim().split('\n').length) : cell.labelled,
     seed: cell.seed, steps: { pretrain: cell.config.pretrain.steps, finetune: cell.config.finetune.steps },
-    val: evaluationOf(summary.val), test: evaluationOf(summary.test), seconds: summary.seconds, curve, valCurve,
+    val: evaluationOf(summary.val), test: evaluationOf(summary.test), curve, valCurve,
+    seconds: cellSeconds(metrics, { pretrain: cell.config.pretrain.steps, finetune: cell.config.finetune.steps },
+      { val: summary.val?.images ?? 0, test: summary.test?.images ?? 0 }),
+    wallSeconds: summary.seconds.total,
   };
 }
