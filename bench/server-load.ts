@@ -67,10 +67,19 @@ const start = (samples[0] as { bytes: number }).bytes;
 const end = (samples[samples.length - 1] as { bytes: number }).bytes;
 const peak = Math.max(...samples.map((sample) => sample.bytes));
 const bound = 0.5 * leakPerValidRequest * served;
+// Flatness: the peak of the last third of the run against the first third's, per request answered between them
+// (a sawtooth's teeth are in both peaks; a leak makes the later one higher in proportion to the requests).
+const third = (index: number): number[] => samples.filter((sample) => Math.min(2, Math.floor(3 * sample.atMs / report.durationMs)) === index).map((sample) => sample.bytes);
+const firstPeak = Math.max(...third(0));
+const lastPeak = Math.max(...third(2));
+const servedBetween = (2 / 3) * served;
+const growthPerRequest = (lastPeak - firstPeak) / servedBetween;
 console.log(`valid: ${validTotal} sent, ${served} answered 200 with their own mask, ${refused} refused with 503 + Retry-After (queue full); ` +
   `200s p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms; ${(totalRequests / (report.durationMs / 1000)).toFixed(0)} requests/s in all`);
 console.log(`server RSS: idle ${(idleBytes / MiB).toFixed(1)} MiB, after warm-up ${(start / MiB).toFixed(1)}, peak ${(peak / MiB).toFixed(1)}, end ${(end / MiB).toFixed(1)} ` +
   `(${samples.length} samples; leak bound +${(bound / MiB).toFixed(1)} MiB); /health after: ${health}; SIGTERM: exit ${exit.code ?? exit.signal}`);
+console.log(`RSS flatness: peak of the first third ${(firstPeak / MiB).toFixed(1)} MiB, of the last third ${(lastPeak / MiB).toFixed(1)} MiB: ` +
+  `${((lastPeak - firstPeak) / MiB).toFixed(1)} MiB over ~${Math.round(servedBetween)} requests answered 200 (${(growthPerRequest / 1024).toFixed(2)} KiB each)`);
 console.log(`RSS samples (s: MiB): ${samples.filter((_sample, index) => index % 8 === 0).map((sample) => `${(sample.atMs / 1000).toFixed(0)}: ${(sample.bytes / MiB).toFixed(0)}`).join(', ')}`);
 if (peak - start > bound) failures.push(`server RSS grew by ${((peak - start) / MiB).toFixed(1)} MiB, more than the leak bound ${(bound / MiB).toFixed(1)}`);
 if (health !== 200) failures.push(`/health after the load: ${health}`);
@@ -81,7 +90,8 @@ console.log(JSON.stringify({
   clients: CLIENTS, seconds: round(report.durationMs / 1000, 1), requests: totalRequests,
   valid: { sent: validTotal, ok: served, queue_full_503: refused, p50_ms: round(quantile(latencies, 0.5)), p99_ms: round(quantile(latencies, 0.99)) },
   kinds: Object.fromEntries(Object.entries(report.kinds).map(([name, outcome]) => [name, { requests: outcome.requests, statuses: outcome.statuses, wrong: outcome.wrong, resets: outcome.transportErrors }])),
-  rss_mib: { idle: round(idleBytes / MiB), start: round(start / MiB), peak: round(peak / MiB), end: round(end / MiB), bound_growth: round(bound / MiB) },
+  rss_mib: { idle: round(idleBytes / MiB), start: round(start / MiB), peak: round(peak / MiB), end: round(end / MiB), bound_growth: round(bound / MiB),
+    first_third_peak: round(firstPeak / MiB), last_third_peak: round(lastPeak / MiB), growth_kib_per_200: round(growthPerRequest / 1024, 3) },
   health_after: health, exit_code: exit.code, failures: failures.length,
 }));
 process.exitCode = failures.length === 0 ? 0 : 1;
