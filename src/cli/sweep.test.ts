@@ -53,6 +53,8 @@ test('sweep: ce steps chosen on val from the grid, every cell trained once, resu
   assert.ok(results.embeddings.every((map) => map.points.length > 0));
   assert.equal(readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n').length, 7);
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /test protocol/);
+  assert.match(readFileSync(join(out, 'miou.svg'), 'utf8'), /^<svg[\s\S]*test mIoU/);
+  assert.match(readFileSync(join(out, 'results.md'), 'utf8'), /^\| K \| method \| seeds \| test mIoU/);
   const cellSummary = join(work, 'cells', `within-K2-s0-T${String(chosen)}`, 'summary.json');
   const mtime = statSync(cellSummary).mtimeMs;
   const again = await cli('sweep', '--config', config, '--out', out, '--work', work);

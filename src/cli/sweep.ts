@@ -1,10 +1,10 @@
-/** `contraseg sweep`: the label-efficiency study (methods x label budgets x seeds) with results.json, results.csv and report.html. */
+/** `contraseg sweep`: the label-efficiency study (methods x label budgets x seeds) with results.json, results.csv, results.md, miou.svg and report.html. */
 import { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDataset, type DatasetSource } from '../data/open-dataset.js';
 import { ConfigError } from '../errors.js';
-import { renderReport, resultsCsv } from '../report/index.js';
+import { miouByBudgetSvg, renderReport, resultsCsv, resultsMarkdown } from '../report/index.js';
 import type { SweepResults } from '../report/results.js';
 import { parseRunConfig } from '../train/config.js';
 import { parseSweepConfig, sweepPreset, SWEEP_PRESETS, type SweepConfig } from '../train/sweep-config.js';
@@ -18,7 +18,7 @@ import { mergeConfig, parseAssignment, readConfigFile, setPath } from './run-con
 /** Validated options of `contraseg sweep`. */
 export interface SweepOptions {
   readonly sweep: SweepConfig;
-  /** results.json, results.csv, report.html go here. */
+  /** results.json, results.csv, results.md (the table), miou.svg (the chart), report.html go here. */
   readonly out: string;
   /** The cells' run directories (checkpoints: large, not for git). */
   readonly work: string;
@@ -39,10 +39,10 @@ function list(value: string): string[] {
 
 function buildCommand(): Command {
   return quietCommand(new Command('sweep')
-    .description('train and evaluate every (method, label budget, seed) cell; write results.json, results.csv and report.html')
+    .description('train and evaluate every (method, label budget, seed) cell; write results.json, results.csv, results.md, miou.svg and report.html')
     .option('--preset <name>', `sweep preset: ${SWEEP_PRESETS.join(', ')}`)
     .option('--config <file>', 'sweep config file (YAML or JSON: base, methods, budgets, seeds, ...)')
-    .option('--out <dir>', 'where results.json, results.csv and report.html go', 'docs/results')
+    .option('--out <dir>', 'where results.json, results.csv, results.md, miou.svg and report.html go', 'docs/results')
     .option('--work <dir>', 'run directories of the cells', 'runs/sweep')
     .option('--jobs <n>', 'cells trained at once (libtorch threads are split between them)', Number, 1)
     .option('--methods <list>', 'comma-separated methods, e.g. ce,within,cross', list)
@@ -89,6 +89,9 @@ async function write(options: SweepOptions, results: SweepResults): Promise<void
   writeFileAtomic(join(options.out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
   writeFileAtomic(join(options.out, 'results.csv'), resultsCsv(results));
   writeFileAtomic(join(options.out, 'report.html'), await renderReport(results));
+  // the headline chart alone, for the README and other pages that cannot embed the report
+  writeFileAtomic(join(options.out, 'miou.svg'), await miouByBudgetSvg(results));
+  writeFileAtomic(join(options.out, 'results.md'), resultsMarkdown(results));
 }
 
 /** Runs `contraseg sweep`: trains what is missing, then writes the results (after every budget, and with pictures at the end). */

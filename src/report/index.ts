@@ -13,3 +13,4 @@ export { DEFAULT_UMAP_EPOCHS, DEFAULT_UMAP_NEIGHBOURS, embed2d, type Embed2dOpti
 export { embeddingMapsSvg, gainOverBaselineSvg, miouByBudgetSvg, trainingCurvesAtSmallestBudgetSvg } from './sweep-charts.js';
 export { renderReport, writeReport, type WriteReportOptions } from './report-html.js';
 export { RESULTS_CSV_COLUMNS, resultsCsv } from './results-csv.js';
+export { resultsMarkdown } from './results-markdown.js';
