@@ -19,8 +19,20 @@ interface HeaderEntry {
   data_offsets: [number, number];
 }
 
-/** Serialises named tensors (in the map's order) and string metadata to safetensors bytes. */
-export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+/**
+ * safetensors bytes in pieces: `header` (length prefix + JSON header) then one `chunks` entry per tensor,
+ * each a fresh copy of its data in its own ArrayBuffer (transferable to a worker). Their concatenation is
+ * the file; writing the pieces one after the other saves a second copy of every tensor.
+ */
+export interface SafetensorsParts {
+  header: Buffer;
+  chunks: Uint8Array[];
+  /** header.byteLength + the chunks' lengths: the file's size. */
+  byteLength: number;
+}
+
+/** Serialises named tensors (in the map's order) and string metadata to safetensors pieces (one copy of each tensor). */
+export function encodeSafetensorsParts(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): SafetensorsParts {
   if (!(tensors instanceof Map)) throw new CheckpointError(`encodeSafetensors: expected a Map of name -> Tensor, got ${describeArgument(tensors)}`);
   const header: Record<string, HeaderEntry | Record<string, string>> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -39,7 +51,14 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
   const headerBytes = Buffer.from(json, 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
-  return Buffer.concat([prefix, headerBytes, ...chunks]);
+  const headerWithPrefix = Buffer.concat([prefix, headerBytes]);
+  return { header: headerWithPrefix, chunks, byteLength: headerWithPrefix.byteLength + offset };
+}
+
+/** Serialises named tensors (in the map's order) and string metadata to safetensors bytes. */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+  const { header, chunks } = encodeSafetensorsParts(tensors, metadata);
+  return Buffer.concat([header, ...chunks]);
 }
 
 /** Parsed safetensors content. The tensors belong to the caller. */

@@ -53,18 +53,18 @@ export function isTempName(name: string, prefix: string): boolean {
 }
 
 /**
- * Writes `bytes` to `file` durably and atomically (see the file comment). `beforeRename` runs once the
- * temp file is complete and synced, just before it is renamed into place (the test-only slow-checkpoint
- * pause uses it).
+ * Writes `bytes` (or the pieces of `bytes` one after the other) to `file` durably and atomically (see the
+ * file comment). `beforeRename` runs once the temp file is complete and synced, just before it is renamed
+ * into place (the test-only slow-checkpoint pause uses it).
  * @throws CheckpointError naming `file` and the system's reason (ENOSPC, EROFS, ENOTDIR...); the temp
  * file is removed and whatever was under `file` before is untouched.
  */
-export function writeDurable(io: CheckpointFs, file: string, bytes: Uint8Array, beforeRename?: () => void): void {
+export function writeDurable(io: CheckpointFs, file: string, bytes: Uint8Array | readonly Uint8Array[], beforeRename?: () => void): void {
   const temp = tempPathFor(file);
   try {
     const fd = io.openSync(temp, 'w');
     try {
-      writeAll(io, fd, bytes);
+      for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes) writeAll(io, fd, piece);
       io.fsyncSync(fd);
     } finally {
       io.closeSync(fd);
@@ -127,7 +127,7 @@ export function testCheckpointPause(): (() => void) | undefined {
     throw new CheckpointError(`${SLOW_CHECKPOINT_ENV} (test only) must be a number of milliseconds >= 0, got ${JSON.stringify(text)}; unset it outside tests`);
   }
   const cell = new Int32Array(new SharedArrayBuffer(4));
-  return () => { Atomics.wait(cell, 0, 0, ms); }; // a synchronous sleep: saves are synchronous
+  return () => { Atomics.wait(cell, 0, 0, ms); }; // a synchronous sleep: the writing half of a save is synchronous (in the writer's thread)
 }
 
 /** Reads a whole file. @throws CheckpointError "missing file" or "cannot read" naming it. */

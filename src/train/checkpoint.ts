@@ -3,7 +3,8 @@
  * safetensors file, everything else (step, RNG state, loader position, run config, labelled split,
  * stage, metrics) in one JSON file that names and checksums it, and a pointer file per series
  * (`last`, `best`, ...) whose atomic replacement commits a save. The layout is in checkpoint-store.ts,
- * the durable writes in checkpoint-io.ts, the JSON schema in checkpoint-format.ts.
+ * the durable writes in checkpoint-io.ts and checkpoint-files.ts, the JSON schema in checkpoint-format.ts,
+ * the background writer the training loop uses in checkpoint-writer.ts.
  *
  * Resuming: `resumeFromCheckpoint(runDirOrFile, { model, optimizer })`, then continue the loader at the
  * returned position: weights, momentum buffers and random draws continue bit for bit.
@@ -13,16 +14,17 @@ import { CheckpointError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { getRngState } from '../torch/creation.js';
 import type { Optimizer } from '../torch/optim/optimizer.js';
-import { decodeSafetensors, encodeSafetensors } from '../torch/safetensors.js';
+import { decodeSafetensors, encodeSafetensorsParts } from '../torch/safetensors.js';
 import type { Tensor } from '../torch/tensor.js';
 import {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, POINTER_FORMAT, decodeChecked, encodeChecked, expectJson, modelFingerprint, sha256Hex,
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, decodeChecked, expectJson, modelFingerprint,
   type CheckpointMeta, type JsonValue, type LoaderPosition, type Stage,
 } from './checkpoint-format.js';
-import { nodeFs, pathKind, readBytes, syncDirectory, testCheckpointPause, writeDurable, type CheckpointFs } from './checkpoint-io.js';
+import { writeCheckpointFiles, type CheckpointJob, type UnhashedMeta } from './checkpoint-files.js';
+import { nodeFs, pathKind, readBytes, syncDirectory, type CheckpointFs } from './checkpoint-io.js';
 import { MODEL_PREFIX, OPTIMIZER_PREFIX, restoreCheckpoint, shapesOf, type RestoreTargets, type RestoredState } from './checkpoint-restore.js';
 import {
-  CHECKPOINT_DIR, checkpointFileNames, expectSeriesName, findLatest, jsonNameForTensors, nextSequence, pointerFileName, pruneSeries,
+  CHECKPOINT_DIR, checkpointFileNames, expectSeriesName, findLatest, jsonNameForTensors, nextSequence, pointerFileName,
   verifyCheckpoint, type LatestCheckpoint,
 } from './checkpoint-store.js';
 
@@ -82,13 +84,24 @@ export interface LoadedCheckpoint {
  * Saves a checkpoint of series `name` ('last', 'best' or any letters/digits/underscores) under
  * `<runDir>/checkpoints/` and returns the path of its JSON. Durable and atomic: when this returns the
  * checkpoint survives a crash; a kill before that leaves the previous checkpoint of the series as the
- * latest. Older checkpoints of the series beyond `keep` are then deleted.
+ * latest. Older checkpoints of the series beyond `keep` are then deleted. Everything happens on the calling
+ * thread; CheckpointWriter (checkpoint-writer.ts) does the same with the writing off the training loop's path.
  * @throws CheckpointError for content that is not plain JSON or a negative/fractional step, and for a
  * failed write (disk full, read-only, not a directory), naming the file; the previous checkpoint is intact.
  */
 export function saveCheckpoint(runDir: string, name: string, content: CheckpointContent, options: SaveCheckpointOptions = {}): string {
   const io = options.fs ?? nodeFs;
-  const keep = options.keep ?? 1;
+  return writeCheckpointFiles(io, snapshotCheckpoint(io, runDir, name, content, options.keep ?? 1));
+}
+
+/**
+ * The part of a save that must happen while the training loop waits: checks the content, creates the
+ * checkpoint directory, picks the save's file names, and copies the state once (each tensor into its own
+ * buffer, the RNG state, the JSON fields). What it returns no longer refers to the model or optimiser:
+ * training may go on while writeCheckpointFiles writes it.
+ * @throws CheckpointError as saveCheckpoint does before writing anything.
+ */
+export function snapshotCheckpoint(io: CheckpointFs, runDir: string, name: string, content: CheckpointContent, keep: number): CheckpointJob {
   expectSeriesName(name);
   if (!Number.isSafeInteger(keep) || keep < 1) throw new CheckpointError(`keep must be an integer >= 1, got ${keep}`);
   const fields = plainFields(content);
@@ -105,26 +118,19 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
   const tensors = new Map<string, Tensor>();
   for (const [key, value] of modelState) tensors.set(MODEL_PREFIX + key, value);
   for (const [key, value] of optimizerState?.tensors ?? []) tensors.set(OPTIMIZER_PREFIX + key, value);
-  const bytes = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, step: String(content.step) });
+  const parts = encodeSafetensorsParts(tensors, { format: CHECKPOINT_FORMAT, step: String(content.step) });
   const sequence = nextSequence(io, directory, name);
   const names = checkpointFileNames(name, content.step, sequence);
-  const meta: CheckpointMeta = {
+  const meta: UnhashedMeta = {
     format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, name, sequence, step: content.step, stage: content.stage,
     savedAt: new Date().toISOString(),
-    tensors: { file: names.tensors, bytes: bytes.byteLength, sha256: sha256Hex(bytes) },
+    tensors: { file: names.tensors, bytes: parts.byteLength },
     model: { fingerprint: modelFingerprint(shapesOf(modelState)), tensorCount: modelState.size },
     optimizer: optimizerState === undefined ? null : expectJson(optimizerState.meta, 'optimizer state') as Record<string, JsonValue>,
     rngState: Buffer.from(getRngState()).toString('base64'),
     ...fields,
   };
-  // Order matters: tensors, then the JSON naming them, then the pointer (the commit point).
-  const pause = testCheckpointPause();
-  writeDurable(io, join(directory, names.tensors), bytes, pause);
-  writeDurable(io, join(directory, names.json), encodeChecked(meta), pause);
-  writeDurable(io, join(directory, pointerFileName(name)),
-    encodeChecked({ format: POINTER_FORMAT, version: CHECKPOINT_VERSION, checkpoint: names.json, sequence, step: content.step }), pause);
-  pruneSeries(io, directory, name, names.json, keep);
-  return join(directory, names.json);
+  return { directory, name, names, keep, header: parts.header, tensors: parts.chunks, meta };
 }
 
 // mkdir -p creates entries in the parents of each new directory: fsync those parents, as for a rename.

@@ -9,7 +9,7 @@ import type { Tensor } from '../torch/tensor.js';
 import { keep, noGrad, scope } from '../torch/scope.js';
 import { clipGradNorm } from '../torch/clip-grad.js';
 import { native } from '../torch/native.js';
-import { InterruptedError, NumericalError } from '../errors.js';
+import { CheckpointError, InterruptedError, NumericalError } from '../errors.js';
 import type { NanPolicy } from './config.js';
 import { stepProfile } from './step-profile.js';
 
@@ -61,9 +61,17 @@ export interface StageSpec<B extends Batch> {
   readonly gradClip: number | null;
   /** The stage's forward pass: a scalar loss tensor (freed by the loop). */
   lossOf(batch: B): Tensor;
-  /** Write a checkpoint after `step` completed steps (every `checkpointEvery` steps and at the end). */
+  /**
+   * Write a checkpoint after `step` completed steps (every `checkpointEvery` steps and at the end). The loop
+   * awaits what it returns: a background writer resolves once the state is copied, before it is durable.
+   */
   readonly checkpointEvery: number;
-  saveCheckpoint(step: number, position: LoaderPosition): void;
+  saveCheckpoint(step: number, position: LoaderPosition): void | Promise<unknown>;
+  /**
+   * Waits until every checkpoint saved so far is durable, throwing a failed write's CheckpointError. The
+   * loop calls it before it returns or throws (the end of the stage, a stop on `signal`, any error).
+   */
+  flushCheckpoints?(): Promise<void>;
   /** Evaluate on val after `step` steps (every `evaluateEvery` steps, 0 = never, and at the end when set). */
   readonly evaluateEvery: number;
   evaluate?(step: number): Promise<void>;
@@ -170,11 +178,41 @@ function restoreBuffers(guard: NanGuard, saved: readonly Tensor[]): void {
  * A step with a non-finite loss stops the run (nanGuard policy 'stop', the default) or is skipped (policy
  * 'skip', which also checks every step's gradients: no parameter, optimiser-state or buffer change; the step
  * still counts). The weights are checked before every checkpoint, so none holds a NaN/Inf.
+ * Whatever ends the stage, it returns or throws only once spec.flushCheckpoints has made its checkpoints durable.
  * @throws NumericalError for a non-finite loss, gradient norm (with clipping) or weight before a checkpoint
  * (the last checkpoint is left as it was), or after nanGuard.maxSkips consecutive skipped steps;
- * InterruptedError after the checkpoint of the step during which `signal` was aborted.
+ * InterruptedError after the checkpoint of the step during which `signal` was aborted is durable;
+ * CheckpointError of a failed checkpoint write (the previous checkpoint is the latest), then naming
+ * what else stopped the stage, if anything did.
  */
 export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<void> {
+  let stopped: { error: unknown } | undefined;
+  try {
+    await runSteps(spec);
+  } catch (error) {
+    stopped = { error };
+  }
+  try {
+    await spec.flushCheckpoints?.();
+  } catch (writeError) {
+    throw stopped === undefined ? writeError : withStop(writeError, stopped.error);
+  }
+  if (stopped !== undefined) throw stopped.error;
+}
+
+/**
+ * A failed checkpoint write found while the stage was stopping for another reason: the write's error is
+ * the one to act on (the checkpoint the other error may promise is not there), with the other reason added.
+ */
+function withStop(writeError: unknown, other: unknown): unknown {
+  if (!(writeError instanceof CheckpointError) || writeError === other) return writeError;
+  const prefix = writeError.file === undefined ? '' : `${writeError.file}: `;
+  const message = writeError.message.startsWith(prefix) ? writeError.message.slice(prefix.length) : writeError.message;
+  const reason = other instanceof Error ? other.message : String(other);
+  return new CheckpointError(`${message}. The stage had stopped before that: ${reason}`, writeError.file);
+}
+
+async function runSteps<B extends Batch>(spec: StageSpec<B>): Promise<void> {
   if (spec.startStep >= spec.steps) return;
   const guard = spec.nanGuard;
   const started = performance.now();
@@ -188,7 +226,7 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
   for await (const batch of stream) {
     if (isAborted(spec)) { // arrived while the loop waited for this batch: no step in progress
       batch.dispose();
-      if (lastSaved !== step || step === 0) spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
+      if (lastSaved !== step || step === 0) await spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
       throw interrupted(spec, step);
     }
     profile?.mark('wait');
@@ -228,7 +266,7 @@ export async function runStage<B extends Batch>(spec: StageSpec<B>): Promise<voi
         throw new NumericalError(`${spec.stage}: a weight is not finite after step ${step} (a NaN/Inf gradient since step ${lastSaved}); ` +
           `${keptCheckpoint(lastSaved)}, none was written for step ${step}. Lower the learning rate, add warm-up steps or set gradClip.`);
       }
-      spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
+      await spec.saveCheckpoint(step, positionOfStep(step, spec.loader.batchesPerEpoch));
       lastSaved = step;
       profile?.mark('checkpoint');
     }

@@ -16,7 +16,8 @@ import type { Tensor } from '../torch/tensor.js';
 import type { Optimizer } from '../torch/optim/index.js';
 import { ConfigError } from '../errors.js';
 import { buildOptimizer, buildSchedule, distortionsFor, openRunData, trainAugmentation, type RunData } from './build.js';
-import { MODEL_PREFIX, findLatestCheckpoint, readCheckpoint, resumeFromCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { MODEL_PREFIX, findLatestCheckpoint, readCheckpoint, resumeFromCheckpoint } from './checkpoint.js';
+import { CheckpointWriter } from './checkpoint-writer.js';
 import type { RunConfig } from './config.js';
 import { buildFinetuneModel, finetuneLoss, loadPretrainedNetwork, type FinetuneModel } from './finetune.js';
 import { runStage, type StageName, type StepRecord } from './loop.js';
@@ -79,10 +80,11 @@ function evaluation(config: RunConfig, events: RunEvents | undefined) {
   };
 }
 
-function save(runDir: string, series: string, model: Module, optimizer: Optimizer, stage: StageName, step: number,
-  position: LoaderPosition, config: RunConfig, data: RunData, metrics: Record<string, unknown> = {}): void {
+/** Starts a background save (durable after writer.flush(); see checkpoint-writer.ts). */
+function save(writer: CheckpointWriter, runDir: string, series: string, model: Module, optimizer: Optimizer, stage: StageName, step: number,
+  position: LoaderPosition, config: RunConfig, data: RunData, metrics: Record<string, unknown> = {}): Promise<string> {
   const classes = { names: data.labelled.classNames, colours: data.labelled.colours }; // what eval and predict label and paint with
-  saveCheckpoint(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics: { ...metrics, classes } });
+  return writer.save(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics: { ...metrics, classes } });
 }
 
 /** A step as metrics.jsonl records it: stage 1 adds the batch's contrastive loss floor (contrastiveLossFloor). */
@@ -111,6 +113,7 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
   });
   const stats: PretrainStats = { lossFloor: 0 };
   const log = onStep(runDir, config, events, writes);
+  const checkpoints = new CheckpointWriter();
   const started = performance.now();
   try {
     let startStep = 0;
@@ -126,7 +129,8 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
       stage: 'pretrain', steps, startStep, loader, optimizer, schedule: buildSchedule(config.pretrain, steps), gradClip: config.pretrain.gradClip,
       lossOf: (batch) => pretrainLoss(model, batch, config.pretrain, stats),
       checkpointEvery: config.checkpointEvery,
-      saveCheckpoint: (step, position) => { if (writes) save(runDir, 'pretrain', model, optimizer, 'pretrain', step, position, config, data, parallelMetrics(job.dataParallel)); },
+      saveCheckpoint: (step, position) => writes ? save(checkpoints, runDir, 'pretrain', model, optimizer, 'pretrain', step, position, config, data, parallelMetrics(job.dataParallel)) : undefined,
+      flushCheckpoints: () => checkpoints.flush(),
       evaluateEvery: 0,
       onStep: (record) => log(config.pretrain.loss === 'official' ? record : { ...record, lossFloor: stats.lossFloor }),
       ...gradientAveraging(job.dataParallel, optimizer.params),
@@ -138,6 +142,7 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
     await loader.dispose();
     optimizer.dispose();
     model.dispose();
+    await checkpoints.close(); // runStage flushed: nothing is left in flight (a write only reads its own copy)
   }
   return (performance.now() - started) / 1000;
 }
@@ -172,6 +177,7 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
   const classWeights: Tensor | null = config.finetune.classWeights === null ? null : keep(tensor(config.finetune.classWeights, [config.finetune.classWeights.length]));
   let optimizer: Optimizer | undefined;
   let finalVal: EvaluationResult | null = null;
+  const checkpoints = new CheckpointWriter();
   const loader = createLoader(data.labelled, {
     batchSize: config.batchSize, seed: deriveSeed(config.seed, 2), augment: trainAugmentation(config.data), repeatToFill: true, views: { kind: 'single' },
     ...(config.data.workers === null ? {} : { workers: config.data.workers }), ...loaderShard(job.dataParallel),
@@ -198,7 +204,8 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
       stage: 'finetune', steps, startStep, loader, optimizer, schedule: buildSchedule(config.finetune, steps), gradClip: config.finetune.gradClip,
       lossOf: (batch) => finetuneLoss(model, batch, classWeights),
       checkpointEvery: config.checkpointEvery,
-      saveCheckpoint: (step, position) => { if (writes) save(runDir, 'finetune', model, stageOptimizer, 'finetune', step, position, config, data, parallelMetrics(job.dataParallel)); },
+      saveCheckpoint: (step, position) => writes ? save(checkpoints, runDir, 'finetune', model, stageOptimizer, 'finetune', step, position, config, data, parallelMetrics(job.dataParallel)) : undefined,
+      flushCheckpoints: () => checkpoints.flush(),
       evaluateEvery: config.eval.every,
       ...(data.val === null ? {} : {
         evaluate: async (step: number) => {
@@ -209,7 +216,8 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
           appendMetrics(runDir, { kind: 'eval', stage: 'finetune', step, split: 'val', mIoU: miou, pixelAccuracy: result.metrics.pixelAccuracy, seconds: result.seconds });
           if (Number.isFinite(miou) && (bestSoFar.value === null || miou > bestSoFar.value)) {
             bestSoFar.value = miou;
-            save(runDir, 'best', model, stageOptimizer, 'finetune', step, { epoch: 0, batch: 0 }, config, data, { valMiou: miou, ...parallelMetrics(job.dataParallel) });
+            await save(checkpoints, runDir, 'best', model, stageOptimizer, 'finetune', step, { epoch: 0, batch: 0 }, config, data, { valMiou: miou, ...parallelMetrics(job.dataParallel) });
+            await checkpoints.flush(); // a best checkpoint is durable before training goes on
           }
         },
       }),
@@ -227,6 +235,7 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
     await loader.dispose();
     optimizer?.dispose();
     classWeights?.dispose();
+    await checkpoints.close(); // runStage flushed: nothing is left in flight
   }
 }
 
