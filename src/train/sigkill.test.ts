@@ -2,8 +2,10 @@
  * Crash safety of a real `contraseg train` process: SIGKILLed at seeded random moments (after a random
  * number of steps, or while a checkpoint is being written, made slow on purpose with the test-only
  * CONTRASEG_TEST_SLOW_CHECKPOINT_MS), resumed each time with --resume, it must always find its last
- * completed checkpoint intact, lose at most one checkpoint interval, and end with the very weights of
- * an uninterrupted run. SIGINT and SIGTERM finish the step, save, exit 130 / 143, and resume exactly.
+ * completed checkpoint intact, lose no more than the bound of checkpoint-writer.ts (one checkpoint interval
+ * plus the steps run while the last write was in flight: up to the second save point after the latest
+ * durable checkpoint, or the end of the stage if that comes first), and end with the very weights of an
+ * uninterrupted run. SIGINT and SIGTERM finish the step, save, exit 130 / 143, and resume exactly.
  */
 import { before, after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +40,30 @@ function losses(runDir: string): string[] {
 /** A step of either stage on one axis: pretraining steps 1..P, then fine-tuning steps P+1..P+F. */
 function globalStep(stage: string, step: number): number {
   return stage === 'finetune' ? STEPS.pretrain + step : step;
+}
+
+/** The global steps after which the run saves a checkpoint: every checkpointEvery steps of a stage and at its end. */
+function savePoints(): { step: number; stageEnd: boolean }[] {
+  const points: { step: number; stageEnd: boolean }[] = [];
+  for (const [offset, steps] of [[0, STEPS.pretrain], [STEPS.pretrain, STEPS.finetune]] as const) {
+    for (let step = STEPS.checkpointEvery; step < steps; step += STEPS.checkpointEvery) points.push({ step: offset + step, stageEnd: false });
+    points.push({ step: offset + steps, stageEnd: true });
+  }
+  return points;
+}
+
+/**
+ * The furthest step a run can have logged while its latest durable checkpoint is `latest`. The save at the
+ * next save point s1 may still be in flight (the loop trains on), but the save at the point after it, s2,
+ * waits for s1's write, and a stage's end waits for its own; so the run logged at most s2, or s1 if s1 ends
+ * a stage. (Before this bound was one interval: saves were synchronous.)
+ */
+function furthestReachable(latest: number): number {
+  const points = savePoints();
+  const next = points.findIndex((point) => point.step > latest);
+  const first = points[next];
+  if (first === undefined) return latest; // the run is complete
+  return first.stageEnd ? first.step : (points[next + 1] as { step: number }).step;
 }
 
 /** The latest complete checkpoint of the run (finetune, else pretrain) on the global axis; 0 for none. */
@@ -88,6 +114,7 @@ describe('contraseg train under SIGKILL', () => {
     const log: string[] = [];
     let kills = 0;
     let midSave = 0;
+    let beyondOneInterval = 0;
     let resumeAt = 0;
     for (let round = 0; kills < KILLS; round += 1) {
       // Kill targets spread over both stages: round r aims at a random step of the r-th of KILLS equal slices.
@@ -128,7 +155,9 @@ describe('contraseg train under SIGKILL', () => {
       if (debris.length > 0) midSave += 1;
       const latest = latestCheckpointStep(runDir, where);
       assert.ok(latest >= resumeAt && latest <= reached, `${where}: latest checkpoint ${latest}, resumed at ${resumeAt}, reached ${reached}`);
-      assert.ok(reached - latest <= STEPS.checkpointEvery, `${where}: reached step ${reached} but the latest checkpoint is ${latest}: more than one interval lost`);
+      assert.ok(reached <= furthestReachable(latest),
+        `${where}: reached step ${reached} but the latest checkpoint is ${latest}: more lost than one interval plus the write in flight (bound ${furthestReachable(latest)})`);
+      if (reached - latest > STEPS.checkpointEvery) beyondOneInterval += 1;
       log.push(`${where}: resumed at ${started ?? '-'}, reached ${reached}, latest checkpoint ${latest}${debris.length > 0 ? `, mid-save (${debris.join(' ')})` : ''}`);
       resumeAt = latest;
     }
@@ -138,7 +167,8 @@ describe('contraseg train under SIGKILL', () => {
     const finish = await spawnCli(['train', '--resume', runDir]).outcome;
     assert.equal(finish.code, 0, finish.stderr);
     assertSameFinalState(runDir);
-    process.stdout.write(`# sigkill: ${kills} kills (${midSave} inside a save), seed ${SEED}\n# ${log.join('\n# ')}\n`);
+    process.stdout.write(`# sigkill: ${kills} kills (${midSave} inside a save, ${beyondOneInterval} losing more than one interval: a write in flight), ` +
+      `seed ${SEED}\n# ${log.join('\n# ')}\n`);
   });
 });
 
