@@ -9,36 +9,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/batch.js';
+import { chromiumSkipReason, launchChromium, shownMask, waitForRuns, watchPage } from './browser-harness.js';
 import { exportOnnx } from './export.js';
 import { classTable, perturbedModel } from './parity-fixture.js';
 import { maskAgreement, readWebFixtures } from './server-fixtures.js';
 import { startServer } from './server.js';
 import { testSegmenter } from './server-test-segmenter.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install it with \`apt-get install chromium\` (Debian) to run the web demo's browser test`;
-
-/** The class ids shown on the mask canvas: each pixel's colour looked up in the class colours (255 = no class colour). */
-async function shownMask(page: Page, colours: readonly (readonly number[])[]): Promise<Uint8Array> {
-  const rgba = await page.evaluate(() => {
-    const canvas = document.getElementById('mask-canvas') as HTMLCanvasElement;
-    return Array.from(canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? []);
-  });
-  const idOf = new Map(colours.map((colour, classId) => [colour.join(','), classId]));
-  return Uint8Array.from({ length: rgba.length / 4 }, (_unused, pixel) => idOf.get(rgba.slice(pixel * 4, pixel * 4 + 3).join(',')) ?? 255);
-}
-
-async function waitForRuns(page: Page, runs: number): Promise<void> {
-  await page.waitForFunction((count) => document.body.dataset.runs === String(count) || document.body.dataset.status === 'error', runs, { timeout: 120_000 });
-  const status = await page.textContent('#status');
-  assert.notEqual(await page.getAttribute('body', 'data-status'), 'error', `page status: ${status}`);
-}
+const skip = chromiumSkipReason("the web demo's browser test");
 
 test('web demo in headless chromium: model from the server, from a picked file and from contraseg export; mask = Node segmenter\'s, timing shown', { skip, timeout: 300_000 }, async () => {
   const fixtures = readWebFixtures();
@@ -47,21 +30,10 @@ test('web demo in headless chromium: model from the server, from a picked file a
     modelBytes: readFileSync(fixtures.modelFile), modelName: 'tiny.onnx', segmenter, classNames: segmenter.classNames, host: '127.0.0.1', port: 0,
   });
   const folder = await mkdtemp(join(tmpdir(), 'contraseg-web-'));
-  const context = await chromium.launchPersistentContext(join(folder, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1000, height: 820 },
-  });
+  const context = await launchChromium(join(folder, 'profile'), 'cpu', { width: 1000, height: 820 });
   try {
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console error: ${message.text()}`); });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('response', (response) => { if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`); });
-    const foreign: string[] = [];
-    page.on('request', (request) => { if (!request.url().startsWith(server.url) && !request.url().startsWith('blob:') && !request.url().startsWith('data:')) foreign.push(request.url()); });
-
+    const { problems, foreign } = watchPage(page, server.url);
     await page.goto(`${server.url}/`, { waitUntil: 'load' });
     await page.waitForFunction(() => document.body.dataset.model !== undefined, undefined, { timeout: 120_000 });
     assert.equal(await page.getAttribute('body', 'data-model'), 'loaded', `page status: ${await page.textContent('#status')}`);
