@@ -21,5 +21,8 @@ parentPort?.on('message', (job: CheckpointJob) => {
     const file = (error as { file?: unknown }).file;
     reply = { error: { name, message, ...(typeof file === 'string' ? { file } : {}) } };
   }
-  parentPort?.postMessage(reply);
+  // The snapshot's buffers go back to the main thread, which drops them there: its frequent garbage
+  // collections free them soon, where this mostly idle thread may not collect for several saves.
+  const buffers = job.tensors.map((chunk) => chunk.buffer as ArrayBuffer);
+  parentPort?.postMessage({ ...reply, buffers }, buffers);
 });

@@ -27,8 +27,8 @@ export interface WriterThreadSetup {
   readonly fsData?: unknown;
 }
 
-/** The writer thread's answer to one job. */
-export type WriterReply = { file: string } | { error: { name: string; message: string; file?: string } };
+/** The writer thread's answer to one job (with the job's buffers handed back, to be dropped here). */
+export type WriterReply = ({ file: string } | { error: { name: string; message: string; file?: string } }) & { buffers?: ArrayBuffer[] };
 
 /** Options of a CheckpointWriter. */
 export interface CheckpointWriterOptions {
@@ -57,6 +57,15 @@ export class CheckpointWriter {
   constructor(private readonly options: CheckpointWriterOptions = {}) {}
 
   /**
+   * Starts the writer thread now rather than at the first save, so that its start-up (a new V8 isolate
+   * loading its modules) overlaps the start of training instead of a later step. Returns this.
+   */
+  open(): this {
+    this.thread().unref(); // idle until the first save
+    return this;
+  }
+
+  /**
    * Saves a checkpoint as saveCheckpoint does, but returns once the state is copied, before the files are
    * durable: the path of the checkpoint's JSON to be. Waits first for the previous write to finish.
    * @throws CheckpointError of the previous write if it failed (this save is then not made), or for
@@ -65,7 +74,7 @@ export class CheckpointWriter {
   async save(runDir: string, name: string, content: CheckpointContent, options: { keep?: number } = {}): Promise<string> {
     await this.flush();
     const job = snapshotCheckpoint(nodeFs, runDir, name, content, options.keep ?? 1);
-    this.start(job);
+    this.dispatch(job);
     return join(job.directory, job.names.json);
   }
 
@@ -91,7 +100,7 @@ export class CheckpointWriter {
     }
   }
 
-  private start(job: CheckpointJob): void {
+  private dispatch(job: CheckpointJob): void {
     let settle: (reply: WriterReply) => void = () => undefined;
     const done = new Promise<void>((resolve) => {
       settle = (reply) => {
@@ -125,6 +134,13 @@ export class CheckpointWriter {
 }
 
 /**
+ * The writer thread allocates little and keeps nothing (the snapshots are buffers outside its heap, handed
+ * back after each write), so a small young generation: with V8's default one the process's RSS grew by
+ * 8.8-12 MB over 150 steps with a save every 25 in src/train/loop-leak.test.ts, with this one 3.8-6.9 MB.
+ */
+const WRITER_LIMITS = { maxYoungGenerationSizeMb: 1 };
+
+/**
  * Starts the writer thread. Under tsx (this file is .ts) it first registers tsx's ESM hooks, then imports
  * checkpoint-worker.ts (Node 20 ignores `--import tsx` in a worker's execArgv); after `tsc` the compiled
  * checkpoint-worker.js runs directly.
@@ -135,9 +151,9 @@ function startWriterThread(setup: WriterThreadSetup): Worker {
     const tsx = import.meta.resolve('tsx/esm/api');
     const entry = new URL('./checkpoint-worker.ts', here).href;
     const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(bootstrap, { eval: true, workerData: setup, execArgv: [] });
+    return new Worker(bootstrap, { eval: true, workerData: setup, execArgv: [], resourceLimits: WRITER_LIMITS });
   }
-  return new Worker(new URL('./checkpoint-worker.js', here), { workerData: setup });
+  return new Worker(new URL('./checkpoint-worker.js', here), { workerData: setup, resourceLimits: WRITER_LIMITS });
 }
 
 /** The CheckpointError a write failed with, rebuilt on this thread (it keeps its file); anything else names the tensors file. */

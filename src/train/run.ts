@@ -97,7 +97,7 @@ function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined
   };
 }
 
-async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
+async function pretrainStage(job: RunJob, data: RunData, checkpoints: CheckpointWriter): Promise<number> {
   const { config, runDir, events } = job;
   const steps = config.pretrain.steps;
   const writes = writesRunFiles(job.dataParallel);
@@ -113,7 +113,6 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
   });
   const stats: PretrainStats = { lossFloor: 0 };
   const log = onStep(runDir, config, events, writes);
-  const checkpoints = new CheckpointWriter();
   const started = performance.now();
   try {
     let startStep = 0;
@@ -142,7 +141,6 @@ async function pretrainStage(job: RunJob, data: RunData): Promise<number> {
     await loader.dispose();
     optimizer.dispose();
     model.dispose();
-    await checkpoints.close(); // runStage flushed: nothing is left in flight (a write only reads its own copy)
   }
   return (performance.now() - started) / 1000;
 }
@@ -167,7 +165,7 @@ interface FinetuneOutcome {
   readonly finalVal: EvaluationResult | null;
 }
 
-async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: number | null }): Promise<FinetuneOutcome> {
+async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: number | null }, checkpoints: CheckpointWriter): Promise<FinetuneOutcome> {
   const { config, runDir, events } = job;
   const steps = finetuneSteps(config);
   const writes = writesRunFiles(job.dataParallel);
@@ -177,7 +175,6 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
   const classWeights: Tensor | null = config.finetune.classWeights === null ? null : keep(tensor(config.finetune.classWeights, [config.finetune.classWeights.length]));
   let optimizer: Optimizer | undefined;
   let finalVal: EvaluationResult | null = null;
-  const checkpoints = new CheckpointWriter();
   const loader = createLoader(data.labelled, {
     batchSize: config.batchSize, seed: deriveSeed(config.seed, 2), augment: trainAugmentation(config.data), repeatToFill: true, views: { kind: 'single' },
     ...(config.data.workers === null ? {} : { workers: config.data.workers }), ...loaderShard(job.dataParallel),
@@ -235,7 +232,6 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
     await loader.dispose();
     optimizer?.dispose();
     classWeights?.dispose();
-    await checkpoints.close(); // runStage flushed: nothing is left in flight
   }
 }
 
@@ -277,14 +273,28 @@ export async function runTraining(job: RunJob): Promise<RunResult> {
   }
   const data = await openRunData(config, labelledIds);
   if (writesRunFiles(job.dataParallel)) initRunDir(runDir, config, data.labelledIds);
+  const checkpoints = new CheckpointWriter(); // one writer thread for the run's stages (checkpoint-writer.ts)
+  if (writesRunFiles(job.dataParallel)) checkpoints.open();
+  try {
+    return await trainStages(job, data, checkpoints, started);
+  } finally {
+    await checkpoints.close(); // every stage flushed its checkpoints: this only stops the thread
+  }
+}
+
+/** The selected stages and the final val/test evaluation of runTraining. */
+async function trainStages(job: RunJob, data: RunData, checkpoints: CheckpointWriter, started: number): Promise<RunResult> {
+  const { config, runDir } = job;
   const runsPretrain = config.method !== 'ce' && job.stages !== 'finetune';
-  const pretrainSeconds = runsPretrain ? await pretrainStage(job, data) : 0;
+  const pretrainSeconds = runsPretrain ? await pretrainStage(job, data, checkpoints) : 0;
+  // Rank 0's stage-1 checkpoint is durable once its pretrainStage returns (flushed); the others read it next.
+  if (runsPretrain && job.stages !== 'pretrain') job.dataParallel?.group.barrier();
   if (job.stages === 'pretrain') {
     return { runDir, method: config.method, labelled: data.labelled.length, val: null, test: null, bestValMiou: null,
       seconds: { pretrain: pretrainSeconds, finetune: 0, total: (performance.now() - started) / 1000 } };
   }
   const best = { value: job.resume ? bestValue(runDir) : null };
-  const { model, seconds: finetuneSeconds, finalVal } = await finetuneStage(job, data, best);
+  const { model, seconds: finetuneSeconds, finalVal } = await finetuneStage(job, data, best, checkpoints);
   try {
     const evaluateOn = evaluation(config, job.events);
     const val = finalVal ?? (data.val === null ? null : await evaluateOn(model, data.val, 'val'));
