@@ -13,7 +13,11 @@ await writeCamVidFixture(root, { train: Array.from({ length: 4 }, (_, i) => fixt
 
 test('300 pretraining and 200 fine-tuning steps: liveTensorCount constant from step to step, RSS flat once warm', async () => {
   const config = parseRunConfig({
-    batchSize: 2, logEvery: 50, checkpointEvery: 100, threads: 1,
+    // A checkpoint every 25 steps, 6 saves in each measured window below: a snapshot (1.6 MB here) kept per
+    // save would add >= 9.6 MB. (Measured 2026-12-03, RSS growth over the windows, pretrain / finetune: the
+    // synchronous saves before checkpoint-writer.ts, 6.5-7.1 / 12.9-17.6 MB at every 25 steps, 5.3 / 1.4-1.5
+    // at every 100; the background writer 3.8-6.9 / 1.5-2.0 at every 25, 4.8-7.5 / 1.9 at every 100.)
+    batchSize: 2, logEvery: 50, checkpointEvery: 25, threads: 1,
     data: { kind: 'camvid', root, valSplit: null, testSplit: null, labelled: 'all', crop: { height: 24, width: 24 }, workers: 1 },
     model: { widthMultiplier: 0.0625 },
     pretrain: { steps: 300, optimizer: { kind: 'sgd', lr: 0.01 } },
