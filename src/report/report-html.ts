@@ -28,6 +28,7 @@ thead th { border-bottom: 2px solid #bbb; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.group-start td { border-top: 2px solid #ccc; }
 table.settings th { font-weight: 600; white-space: nowrap; }
+table.settings td code { white-space: pre-wrap; word-break: break-all; }
 table.grid td, table.grid th { border: none; padding: 3px; }
 table.grid th.row-id { font-weight: normal; font-size: 0.8rem; color: #555; writing-mode: vertical-rl; transform: rotate(180deg); }
 table.grid img { display: block; width: 200px; height: auto; }

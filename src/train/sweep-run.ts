@@ -5,7 +5,7 @@ import { RESULTS_VERSION, type SweepCell, type SweepResults } from '../report/re
 import { openDataset, type DatasetSource } from '../data/open-dataset.js';
 import type { SweepConfig } from './sweep-config.js';
 import { cellDone, planCell, readCell, seedsFor, trainCells, type CellPlan } from './sweep.js';
-import { parseRunConfig } from './config.js';
+import { parseRunConfig, type RunConfig } from './config.js';
 
 /** What runSweep needs. */
 export interface SweepJob {
@@ -72,10 +72,24 @@ export async function gatherResults(job: SweepJob, cells: readonly CellPlan[], c
       trainImages: train?.length ?? 0, valImages: val?.length ?? 0, testImages: test?.length ?? 0,
     },
     protocol: job.sweep.protocol,
-    settings: { data: { ...data, labelled: undefined }, model, pretrain, finetune, batchSize, ceStepsChosen: ceChoice, ceStepsGrid: job.sweep.ceStepsGrid },
+    settings: sharedSettings(job, base, ceChoice),
     methods: job.sweep.methods, budgets: job.sweep.budgets.map((k) => (k === 'all' ? train?.length ?? 0 : k)),
     cells: finished, predictions: [], embeddings: [],
     machine: machine(Math.max(1, Math.floor(cpus().length / job.jobs)), job.jobs),
+  };
+}
+
+/** What every cell shares; the steps (and the stage-1 loss: the method's) vary per cell, so they are described, not listed. */
+function sharedSettings(job: SweepJob, base: RunConfig, ceChoice: Record<string, number>): Record<string, unknown> {
+  const { data, model, pretrain, finetune, batchSize } = base;
+  const { steps: _pretrainSteps, loss: _loss, ...pretrainShared } = pretrain;
+  const { steps: _finetuneSteps, ...finetuneShared } = finetune;
+  const share = job.sweep.pretrainShare ?? pretrain.steps / Math.max(1, pretrain.steps + finetune.steps);
+  return {
+    stepsPerCell: `every method trains the total chosen for its K (ceStepsChosen, picked on val from ceStepsGrid by ce); a contrastive cell ` +
+      `spends ${share} of it in stage 1 with its method's loss, the rest in fine-tuning`,
+    ceStepsChosen: ceChoice, ceStepsGrid: job.sweep.ceStepsGrid,
+    data: { ...data, labelled: undefined }, model, pretrain: pretrainShared, finetune: finetuneShared, batchSize,
   };
 }
 
