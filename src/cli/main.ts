@@ -151,10 +151,13 @@ function isMainModule(): boolean {
 
 if (isMainModule()) {
   const interrupt = new AbortController();
+  // training commands finish their step and checkpoint; the others (serve, eval, predict...) just stop
+  const trains = ['train', 'pretrain', 'finetune', 'sweep'].includes(process.argv[2] ?? '');
+  const stopping = trains ? 'finishing the current step and writing a checkpoint' : 'stopping';
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (interrupt.signal.aborted) process.exit(signal === 'SIGTERM' ? 143 : 130); // a second signal: stop now
-      process.stderr.write(`\ncontraseg: ${signal}: finishing the current step and writing a checkpoint (again to quit at once)\n`);
+      process.stderr.write(`\ncontraseg: ${signal}: ${stopping} (again to quit at once)\n`);
       interrupt.abort(signal);
     });
   }

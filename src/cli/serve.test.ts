@@ -117,7 +117,10 @@ test('contraseg serve: SIGINT stops it with exit 0; a busy port is a config erro
     assert.equal(code, EXIT_CODES.CONFIG);
     assert.match(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
     served.child.kill('SIGINT');
-    assert.equal((await served.exited).code, 0);
+    const exited = await served.exited;
+    assert.equal(exited.code, 0);
+    assert.match(exited.stderr, /contraseg: SIGINT: stopping/);
+    assert.doesNotMatch(exited.stderr, /checkpoint/, 'serve has no checkpoint to write');
   } finally {
     served.child.kill('SIGKILL');
   }
