@@ -1,5 +1,5 @@
 /**
- * The four runtimes of bench/inference.ts, each behind the same small interface: run `count` forward passes
+ * The runtimes of bench/inference.ts, each behind the same small interface: run `count` forward passes
  * of one batch-1 image and return each pass's milliseconds. Every side holds the same weights (one contraseg
  * model: exported to ONNX for onnxruntime-node and onnxruntime-web, saved as safetensors for the PyTorch twin).
  */
@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumArgs, launchChromium, webgpuAdapter, type AdapterInfo } from '../src/deploy/browser-harness.js';
 import { startServer, type RunningServer } from '../src/deploy/server.js';
 import type { SegmentationModel } from '../src/models/segmentation-model.js';
 import { tensor } from '../src/torch/creation.js';
@@ -113,9 +114,13 @@ export function benchFolder(): { folder: string; remove(): void } {
   return { folder, remove: () => rmSync(folder, { recursive: true, force: true }) };
 }
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+/** onnxruntime-web's execution provider in the page; `webgpu` runs on SwiftShader's adapter (src/deploy/browser-harness.ts). */
+export type WebBackend = 'wasm' | 'webgpu';
+
+/** The side's name in tables and JSON: the WebGPU one says it is a software adapter on the CPU, not a GPU. */
+export function webSideName(backend: WebBackend): string {
+  return backend === 'wasm' ? 'onnxruntime-web (wasm)' : 'onnxruntime-web (WebGPU, SwiftShader: CPU, no GPU)';
+}
 
 /** What the browser side reports once its session is up. */
 export interface BrowserInfo {
@@ -123,31 +128,39 @@ export interface BrowserInfo {
   readonly threads: number;
   readonly hardwareConcurrency: number;
   readonly userAgent: string;
+  /** The WebGPU adapter (`webgpu` backend only). */
+  readonly adapter: AdapterInfo | null;
 }
 
 /**
- * onnxruntime-web's wasm backend in headless Chromium: a minimal page served by src/deploy/server.ts (its
- * COOP/COEP headers make the page cross-origin isolated, so wasm threads are available), the same ort bundle
- * as web/app.js (ort.webgpu.min.mjs, here with the wasm execution provider only), `threads` wasm threads.
+ * onnxruntime-web in headless Chromium: a minimal page served by src/deploy/server.ts (its COOP/COEP headers
+ * make the page cross-origin isolated, so wasm threads are available), the same ort bundle as web/app.js
+ * (ort.webgpu.min.mjs), one execution provider: `wasm` (`threads` wasm threads, chromium without GPU) or
+ * `webgpu` (chromium with SwiftShader's WebGPU adapter; shape ops stay on ort's CPU provider as in the page).
+ * The set-up runs one pass (the checksum), which is also the side's first warm-up.
  */
-export async function browserSide(onnx: Uint8Array, input: Float32Array, dims: number[], threads: number, folder: string):
+export async function browserSide(onnx: Uint8Array, input: Float32Array, dims: number[], threads: number, folder: string, backend: WebBackend):
   Promise<InferenceSide & { info: BrowserInfo; checksum: { sum: number; absSum: number } }> {
-  const webRoot = join(folder, 'web');
+  const webRoot = join(folder, `web-${backend}`);
   mkdirSync(webRoot);
   writeFileSync(join(webRoot, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>contraseg inference bench</title></head><body></body></html>\n');
   const unused = { segment: () => { throw new Error('the inference bench does not POST /segment'); } };
   const server: RunningServer = await startServer({ modelBytes: onnx, modelName: 'bench.onnx', segmenter: unused, classNames: [], host: '127.0.0.1', port: 0, webRoot });
   let context: BrowserContext | undefined;
   try {
-    context = await chromium.launchPersistentContext(join(folder, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await launchChromium(join(folder, `profile-${backend}`), backend === 'wasm' ? 'cpu' : 'swiftshader-webgpu');
     const page = await context.newPage();
     await page.goto(`${server.url}/`, { waitUntil: 'load' });
+    const adapter = backend === 'webgpu' ? await webgpuAdapter(page) : null;
+    if (backend === 'webgpu' && adapter === null) {
+      throw new Error(`chromium offers no WebGPU adapter with ${chromiumArgs('swiftshader-webgpu').join(' ')}; run the bench with --no-webgpu`);
+    }
     const inputBase64 = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('base64');
-    const setup = await inPage<{ info: BrowserInfo; checksum: { sum: number; absSum: number } }>(page, SET_UP_SESSION, { threads, dims, inputBase64 });
+    const setup = await inPage<{ info: Omit<BrowserInfo, 'adapter'>; checksum: { sum: number; absSum: number } }>(page, SET_UP_SESSION, { threads, dims, inputBase64, backend });
     const ownContext = context;
     return {
-      name: 'onnxruntime-web (wasm)',
-      info: setup.info,
+      name: webSideName(backend),
+      info: { ...setup.info, adapter },
       checksum: setup.checksum,
       runBlock: (count) => inPage<number[]>(page, RUN_BLOCK, count),
       async close() {
@@ -164,14 +177,14 @@ export async function browserSide(onnx: Uint8Array, input: Float32Array, dims: n
 
 /**
  * Runs in the page (plain JS: a TypeScript function handed to page.evaluate would carry the transpiler's
- * helpers): imports ort, creates the wasm session, runs one pass and returns checksums of its logits.
+ * helpers): imports ort, creates the session on `backend`, runs one pass and returns checksums of its logits.
  */
-const SET_UP_SESSION = `async ({ threads, dims, inputBase64 }) => {
+const SET_UP_SESSION = `async ({ threads, dims, inputBase64, backend }) => {
   const ort = await import(new URL('/ort/ort.webgpu.min.mjs', location.href).href);
   ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
   ort.env.wasm.numThreads = threads;
   const modelBytes = new Uint8Array(await (await fetch('/model.onnx')).arrayBuffer());
-  const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
   const raw = atob(inputBase64);
   const bytes = new Uint8Array(raw.length);
   for (let index = 0; index < raw.length; index++) bytes[index] = raw.charCodeAt(index);
