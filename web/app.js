@@ -29,10 +29,19 @@ function setStatus(text, isError = false) {
   document.body.dataset.status = isError ? 'error' : 'ok';
 }
 
+/**
+ * WebGPU if the browser has a hardware adapter. A fallback (software) adapter such as SwiftShader runs on the
+ * CPU about 80x slower than wasm here, so it is used only when asked for with `?ep=webgpu` (as the tests do);
+ * `?ep=wasm` forces wasm.
+ */
 async function webgpuAvailable() {
-  if (!navigator.gpu) return false;
+  const asked = new URLSearchParams(window.location.search).get('ep');
+  if (!navigator.gpu || asked === 'wasm') return false;
   try {
-    return (await navigator.gpu.requestAdapter()) !== null;
+    const adapter = await navigator.gpu.requestAdapter();
+    if (adapter === null) return false;
+    const software = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+    return !software || asked === 'webgpu';
   } catch {
     return false;
   }

@@ -103,7 +103,8 @@ test('web demo on WebGPU (SwiftShader, headless chromium): the page reports webg
   try {
     const page = await context.newPage();
     const { problems, foreign } = watchPage(page, server.url, ORT_WARNING);
-    await page.goto(`${server.url}/`, { waitUntil: 'load' });
+    // ?ep=webgpu: the page skips a fallback (software) adapter unless asked for it
+    await page.goto(`${server.url}/?ep=webgpu`, { waitUntil: 'load' });
     const adapter = await webgpuAdapter(page);
     if (adapter === null) {
       t.skip(`chromium (${context.browser()?.version() ?? '?'}) offers no WebGPU adapter with ${chromiumArgs('swiftshader-webgpu').join(' ')}; the page runs on wasm there (server-browser.test.ts)`);
@@ -149,6 +150,12 @@ test('web demo on WebGPU (SwiftShader, headless chromium): the page reports webg
       } finally {
         await deeplab.dispose();
       }
+    }
+    // without ?ep=webgpu a fallback (software) adapter is passed over: the page runs on wasm
+    if (adapter.isFallbackAdapter === true) {
+      await page.goto(`${server.url}/`, { waitUntil: 'load' });
+      await page.waitForFunction(() => document.body.dataset.model !== undefined, undefined, { timeout: 120_000 });
+      assert.match(await page.textContent('#model-info') ?? '', /^model\.onnx: 4 classes, wasm/);
     }
     assert.deepEqual(problems, []);
     assert.deepEqual(foreign, [], 'nothing fetched from outside the server');
