@@ -11,7 +11,7 @@ after(() => folder.remove());
 const root = join(folder.path, 'camvid');
 await writeCamVidFixture(root, { train: Array.from({ length: 4 }, (_, i) => fixtureImage(`t${i}`, 36, 28, [0, 3, 5, 11], i)) });
 
-test('300 pretraining and 200 fine-tuning steps: liveTensorCount constant from step to step, RSS flat once warm', async () => {
+test('500 pretraining and 200 fine-tuning steps: liveTensorCount constant from step to step, RSS flat once warm', async () => {
   const config = parseRunConfig({
     // A checkpoint every 25 steps, 6 saves in each measured window below: a snapshot (1.6 MB here) kept per
     // save would add >= 9.6 MB. (Measured 2026-12-03, RSS growth over the windows, pretrain / finetune: the
@@ -20,7 +20,7 @@ test('300 pretraining and 200 fine-tuning steps: liveTensorCount constant from s
     batchSize: 2, logEvery: 50, checkpointEvery: 25, threads: 1,
     data: { kind: 'camvid', root, valSplit: null, testSplit: null, labelled: 'all', crop: { height: 24, width: 24 }, workers: 1 },
     model: { widthMultiplier: 0.0625 },
-    pretrain: { steps: 300, optimizer: { kind: 'sgd', lr: 0.01 } },
+    pretrain: { steps: 500, optimizer: { kind: 'sgd', lr: 0.01 } },
     finetune: { steps: 200, optimizer: { kind: 'sgd', lr: 0.01 } },
     eval: { test: false },
   });
@@ -34,15 +34,20 @@ test('300 pretraining and 200 fine-tuning steps: liveTensorCount constant from s
   assert.equal(liveTensorCount(), before);
   for (const stage of ['pretrain', 'finetune']) {
     const live = counts[stage] as number[];
-    assert.equal(live.length, stage === 'pretrain' ? 300 : 200);
+    assert.equal(live.length, stage === 'pretrain' ? 500 : 200);
     // after the first step (optimiser state created), every step ends with exactly the same live tensors
     assert.deepEqual(new Set(live.slice(1)), new Set([live[1]]), `${stage}: live tensors ${[...new Set(live)].join(', ')}`);
     // RSS is a coarse check for native memory outside tensors (tensor handles are counted exactly above).
     // The allocator and V8 warm up for ~200 contrastive steps (measured: +15 MB, then flat within 4 MB up
-    // to step 600), so RSS is compared over the last 150 steps of each stage: one leaked stage-sized buffer
-    // per step (the contrastive workspace or a feature map, >= 50 kB here) would add >= 7.5 MB there.
+    // to step 600), so RSS is compared over the last steps of each stage, after the warm-up: 300 of
+    // pretraining, 150 of fine-tuning. One leaked stage-sized buffer per step (the contrastive workspace or a
+    // feature map, >= 50 kB here) would add >= 15 / 7.5 MB there; the bound is 2/3 of that, so such a leak
+    // exceeds it by half. What a non-leaking run shows there is not a per-step trend but the allocator holding
+    // a few 1.6 MB checkpoint snapshots at times (pretraining 3.8-7.8 MB, fine-tuning 1.5-2.0 MB, above).
     const memory = rss[stage] as number[];
-    const growth = (memory[memory.length - 1] as number) - (memory[memory.length - 151] as number);
-    assert.ok(growth < 7.5 * 2 ** 20, `${stage}: RSS grew by ${(growth / 2 ** 20).toFixed(1)} MB over the last 150 steps`);
+    const window = stage === 'pretrain' ? 300 : 150;
+    const bound = (2 / 3) * window * 50e3;
+    const growth = (memory[memory.length - 1] as number) - (memory[memory.length - 1 - window] as number);
+    assert.ok(growth < bound, `${stage}: RSS grew by ${(growth / 2 ** 20).toFixed(1)} MB over the last ${window} steps (bound ${(bound / 2 ** 20).toFixed(1)} MB)`);
   }
 });
