@@ -26,7 +26,11 @@ export interface BudgetSummary {
   readonly testMiou: MeanStd | null;
   /** Over the cells with a val evaluation; null when none has one. */
   readonly valMiou: MeanStd | null;
-  /** Mean whole-cell wall-clock seconds (evaluations included); null with no cell. */
+  /**
+   * Median over seeds of the cells' seconds (evaluations included; src/train/sweep-time.ts): a median, because a
+   * cell that shared the machine with other heavy work is slow at every step, which no per-cell statistic removes.
+   * Null with no cell.
+   */
   readonly seconds: number | null;
 }
 
@@ -58,6 +62,14 @@ export function meanAndStd(values: readonly number[]): MeanStd | null {
   return { mean, std: Math.sqrt(squares / (n - 1)), n };
 }
 
+/** The median of some values; null for none. */
+function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
 /** The cells of one (method, K), in seed order. */
 export function cellsOf(results: Pick<SweepResults, 'cells'>, method: string, labelled: number): SweepCell[] {
   return results.cells.filter((cell) => cell.method === method && cell.labelled === labelled).sort((a, b) => a.seed - b.seed);
@@ -74,14 +86,14 @@ export function summariseBudgets(results: Pick<SweepResults, 'cells' | 'methods'
   for (const labelled of sortedBudgets(results)) {
     for (const method of results.methods) {
       const cells = cellsOf(results, method, labelled);
-      const seconds = meanAndStd(cells.map((cell) => cell.seconds.total));
+      const seconds = median(cells.map((cell) => cell.seconds.total));
       summaries.push({
         method,
         labelled,
         cells: cells.length,
         testMiou: meanAndStd(cells.flatMap((cell) => (cell.test === null ? [] : [cell.test.mIoU]))),
         valMiou: meanAndStd(cells.flatMap((cell) => (cell.val === null ? [] : [cell.val.mIoU]))),
-        seconds: seconds === null ? null : seconds.mean,
+        seconds,
       });
     }
   }

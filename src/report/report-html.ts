@@ -97,9 +97,9 @@ export async function renderReport(results: SweepResults): Promise<string> {
     + '<h2>Results</h2>'
     + '<p>Test mIoU and val mIoU are means over seeds ± their sample standard deviation; each seed draws its own labelled subset of K images. '
     + (hasBaseline ? `The gain over ${BASELINE_METHOD} is the mean ± std of the per-seed differences (same seed, same labelled subset). ` : '')
-    + 'Time per cell is the mean over seeds of the time on a machine running only that cell: each stage\'s steps times its median '
+    + 'Time per cell is the median over seeds of the time on a machine running only that cell: each stage\'s steps times its median '
     + 'logged step time, plus the evaluations at their median time per image (the sweep was paused while benchmarks ran and '
-    + 'resumed across sittings, so the processes\' wall clocks, kept in results.json as wallSeconds, overstate it).</p>'
+    + 'resumed across sittings, so the processes\' wall clocks, kept in results.json as wallSeconds, overstate it; a median, because a cell that shared the machine with other heavy work is slow at every step).</p>'
     + resultsTableHtml(results)
     + figure('miou', charts.miou, 'Mean test mIoU against the number of labelled images K; error bars ±1 sample standard deviation over seeds (none with a single seed).')
     + (hasBaseline ? figure('gain', charts.gain, `Test-mIoU gain over ${BASELINE_METHOD} in percentage points, paired by seed; error bars ±1 standard deviation of the paired differences.`) : '')
