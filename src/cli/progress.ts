@@ -11,6 +11,7 @@ import type { CliIO } from './args.js';
 /** Builds the run events that draw progress for `label` (e.g. "within" or "baseline ce"). */
 export function progressEvents(io: CliIO, label: string, options: { tty: boolean; every: number }): RunEvents {
   let bar: cliProgress.SingleBar | undefined;
+  let firstStep = 0; // a resumed stage's clock starts at its resume step, not at 0
   const stop = (): void => {
     bar?.stop();
     bar = undefined;
@@ -18,6 +19,7 @@ export function progressEvents(io: CliIO, label: string, options: { tty: boolean
   const line = (text: string): void => io.stderr(`${text}\n`);
   return {
     onStageStart(stage: StageName, steps: number, startStep: number) {
+      firstStep = startStep;
       const resumed = startStep > 0 ? ` (resumed at step ${startStep})` : '';
       if (!options.tty) {
         line(`[${label}] ${stage}: ${steps} steps${resumed}`);
@@ -36,7 +38,7 @@ export function progressEvents(io: CliIO, label: string, options: { tty: boolean
         return;
       }
       if (record.step % options.every === 0 || record.step === record.steps) {
-        const eta = record.step > 0 ? (record.seconds / record.step) * (record.steps - record.step) : 0;
+        const eta = etaSeconds(record, firstStep);
         line(`[${label}] ${record.stage} ${record.step}/${record.steps} loss ${values.loss} lr ${values.lr} ${values.ips} img/s ETA ${Math.round(eta)} s`);
       }
     },
@@ -47,4 +49,10 @@ export function progressEvents(io: CliIO, label: string, options: { tty: boolean
     },
     onMessage: line,
   };
+}
+
+/** Seconds left in a stage: the time per step so far (counted from the step the stage started or resumed at) times the steps left. */
+export function etaSeconds(record: Pick<StepRecord, 'step' | 'steps' | 'seconds'>, firstStep: number): number {
+  const done = record.step - firstStep;
+  return done > 0 ? (record.seconds / done) * (record.steps - record.step) : 0;
 }
