@@ -7,7 +7,10 @@
  * Seconds per step are the mean over the timed steps (the steps that write a checkpoint count: the issue
  * asks for steps per second with checkpointing included; a median would drop them), the medians are
  * printed beside. Also the pipeline's overhead over the bare training step (the same step on a fixed
- * batch, in this process). Last line: one JSON object.
+ * batch, bench/_pipeline-bare.ts in a fresh process, timed right before each contraseg stage, since this
+ * machine's speed drifts by several percent within minutes): per block, then their mean. For context,
+ * PyTorch's pipeline over its own bare step (pipeline_torch.py --bare before each PyTorch block). Last
+ * line: one JSON object.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,14 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sharedDataFolder } from '../src/data/fixtures.js';
-import { randn, randint, manualSeed } from '../src/torch/creation.js';
-import { scope, setNumThreads } from '../src/torch/scope.js';
-import { parseRunConfig } from '../src/train/config.js';
-import { buildOptimizer } from '../src/train/build.js';
-import { buildFinetuneModel, finetuneLoss } from '../src/train/finetune.js';
-import { PretrainModel, pretrainLoss } from '../src/train/pretrain.js';
-import { preset } from '../src/train/presets.js';
 import { readMetrics } from '../src/train/run-dir.js';
+import { mean, median } from './lib/paired.js';
 import { pythonExecutable, requirePytorchReference } from './lib/pytorch-reference.js';
 
 requirePytorchReference(['torch', 'torchvision']);
@@ -37,14 +34,6 @@ if (root === undefined) {
 }
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.ts');
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
-
-const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 /** Mean and median of per-step seconds. */
 interface StepFigures {
@@ -67,6 +56,8 @@ function run(args: string[]): void {
 
 const common = ['--root', root, '--threads', String(THREADS), '--workers', String(WORKERS), '--checkpoint-every', '10', '--set', 'logEvery=1', '--set', 'data.valSplit=null', '--no-test'];
 
+type Stage = 'pretrain' | 'finetune';
+
 interface Block {
   readonly pretrain: StepFigures;
   readonly finetune: StepFigures;
@@ -77,24 +68,40 @@ let labelledIdsFile: string | undefined;
 const idsFolder = mkdtempSync(join(tmpdir(), 'contraseg-bench-ids-'));
 process.on('exit', () => rmSync(idsFolder, { recursive: true, force: true }));
 
-function contrasegBlock(): Block {
+/** The bare step of a stage (bench/_pipeline-bare.ts) in a fresh process, timed now. */
+function bareStep(stage: Stage): StepFigures {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(here, '_pipeline-bare.ts'), stage, String(steps), String(warmup), root as string, String(THREADS)],
+    { encoding: 'utf8', env: { ...process.env, CONTRASEG_NUM_THREADS: String(THREADS) } });
+  if (result.status !== 0) throw new Error(`_pipeline-bare.ts ${stage} failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop() as string) as StepFigures;
+}
+
+/** A contraseg block: each stage's bare step timed right before the stage's pipelined run. */
+function contrasegBlock(): Block & { bare: Record<Stage, StepFigures> } {
   const dir = mkdtempSync(join(tmpdir(), 'contraseg-bench-pipeline-'));
   try {
+    const barePretrain = bareStep('pretrain');
     run(['pretrain', '--preset', 'camvid-quick', ...common, '--pretrain-steps', String(steps + warmup), '--out', join(dir, 'stage1')]);
+    const bareFinetune = bareStep('finetune');
     run(['finetune', '--from', join(dir, 'stage1'), ...common, '--finetune-steps', String(steps + warmup), '--out', join(dir, 'stage2')]);
     if (labelledIdsFile === undefined) {
       labelledIdsFile = join(idsFolder, 'split.txt');
       copyFileSync(join(dir, 'stage1', 'split.txt'), labelledIdsFile);
     }
-    return { pretrain: figuresOf(stepSeconds(join(dir, 'stage1'), 'pretrain')), finetune: figuresOf(stepSeconds(join(dir, 'stage2'), 'finetune')) };
+    return {
+      pretrain: figuresOf(stepSeconds(join(dir, 'stage1'), 'pretrain')), finetune: figuresOf(stepSeconds(join(dir, 'stage2'), 'finetune')),
+      bare: { pretrain: barePretrain, finetune: bareFinetune },
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function torchBlock(): Block {
+/** A PyTorch block: bench/pipeline_torch.py's pipelined stages, or (bare) its step on one fixed batch. */
+function torchBlock(bare = false): Block {
   const result = spawnSync(pythonExecutable(), [join(here, 'pipeline_torch.py'), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(THREADS),
-    '--workers', String(WORKERS), '--checkpoint-every', '10', '--data', root as string, ...(labelledIdsFile === undefined ? [] : ['--labelled-ids', labelledIdsFile])],
+    '--workers', String(WORKERS), '--checkpoint-every', '10', '--data', root as string, ...(labelledIdsFile === undefined ? [] : ['--labelled-ids', labelledIdsFile]),
+    ...(bare ? ['--bare'] : [])],
     { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`pipeline_torch.py failed:\n${result.stderr}`);
   const figures = JSON.parse(result.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
@@ -108,45 +115,31 @@ function torchBlock(): Block {
   return { pretrain: pick('pretrain'), finetune: pick('finetune') };
 }
 
-/** The bare training step of each stage on one fixed batch: no loader, no logging, no checkpoints. */
-function bareSteps(): Block {
-  setNumThreads(THREADS);
-  const config = parseRunConfig({ ...preset('camvid-quick'), data: { kind: 'camvid', root } });
-  manualSeed(0);
-  const images = randn([8, 3, 128, 128]);
-  const distorted = randn([8, 3, 128, 128]);
-  const labels = randint(0, 11, [8, 128, 128]);
-  const time = (step: () => void): StepFigures => {
-    const seconds: number[] = [];
-    for (let i = 0; i < steps + warmup; i++) {
-      const start = performance.now();
-      scope(step);
-      if (i >= warmup) seconds.push((performance.now() - start) / 1000);
-    }
-    return figuresOf(seconds);
-  };
-  const stage1 = new PretrainModel(config, 11);
-  const sgd1 = buildOptimizer(config.pretrain.optimizer, stage1);
-  const batch = { ids: [], images, distorted, labels, dispose: () => undefined };
-  const pretrain = time(() => { const loss = pretrainLoss(stage1, batch, config.pretrain); sgd1.zeroGrad(); loss.backward(); sgd1.step(); });
-  const stage2 = buildFinetuneModel(config, 11);
-  const sgd2 = buildOptimizer(config.finetune.optimizer, stage2);
-  const finetune = time(() => { const loss = finetuneLoss(stage2, batch, null); sgd2.zeroGrad(); loss.backward(); sgd2.step(); });
-  for (const item of [stage1, stage2, sgd1, sgd2, images, distorted, labels]) item.dispose();
-  return { pretrain, finetune };
-}
-
-const bare = bareSteps();
-const blocks = [contrasegBlock(), torchBlock(), torchBlock(), contrasegBlock()] as const;
-type Stage = 'pretrain' | 'finetune';
+// Order: contraseg, PyTorch, PyTorch, contraseg; each pipelined block preceded by its side's bare step.
+const first = contrasegBlock();
+const torchBare1 = torchBlock(true);
+const torch1 = torchBlock();
+const torchBare2 = torchBlock(true);
+const torch2 = torchBlock();
+const last = contrasegBlock();
+const blocks = [first, torch1, torch2, last] as const;
 /** The median of the two blocks of a side (= their mean) for one statistic. */
-const pair = (first: Block, second: Block, stage: Stage, statistic: keyof StepFigures): number => median([first[stage][statistic], second[stage][statistic]]);
+const pair = (one: Block, two: Block, stage: Stage, statistic: keyof StepFigures): number => median([one[stage][statistic], two[stage][statistic]]);
 const row = (stage: Stage) => {
-  const ours = { mean: pair(blocks[0], blocks[3], stage, 'mean'), median: pair(blocks[0], blocks[3], stage, 'median') };
+  const ours = { mean: pair(first, last, stage, 'mean'), median: pair(first, last, stage, 'median') };
   const theirs = { mean: pair(blocks[1], blocks[2], stage, 'mean'), median: pair(blocks[1], blocks[2], stage, 'median') };
+  const bare = { mean: pair(first.bare, last.bare, stage, 'mean'), median: pair(first.bare, last.bare, stage, 'median') };
+  // The overhead of each contraseg block over the bare step timed just before it, then their mean.
+  const overheads = [first, last].map((block) => block[stage].mean / block.bare[stage].mean - 1);
+  // For context (no target): PyTorch's pipeline over its own bare step, the same way.
+  const pytorchOverheads = [[torch1, torchBare1], [torch2, torchBare2]].map(([piped, bareBlock]) => (piped as Block)[stage].mean / (bareBlock as Block)[stage].mean - 1);
   return {
-    contrasegSeconds: ours.mean, pytorchSeconds: theirs.mean, ratio: ours.mean / theirs.mean, bareSeconds: bare[stage].mean, overhead: ours.mean / bare[stage].mean - 1,
-    contrasegMedianSeconds: ours.median, pytorchMedianSeconds: theirs.median, medianRatio: ours.median / theirs.median, bareMedianSeconds: bare[stage].median,
+    contrasegSeconds: ours.mean, pytorchSeconds: theirs.mean, ratio: ours.mean / theirs.mean, bareSeconds: bare.mean, overhead: mean(overheads),
+    blockOverheads: overheads,
+    blockSeconds: { contraseg: [first[stage].mean, last[stage].mean], bare: [first.bare[stage].mean, last.bare[stage].mean],
+      pytorch: [torch1[stage].mean, torch2[stage].mean], pytorchBare: [torchBare1[stage].mean, torchBare2[stage].mean] },
+    pytorchBareSeconds: pair(torchBare1, torchBare2, stage, 'mean'), pytorchOverhead: mean(pytorchOverheads),
+    contrasegMedianSeconds: ours.median, pytorchMedianSeconds: theirs.median, medianRatio: ours.median / theirs.median, bareMedianSeconds: bare.median,
   };
 };
 const rows = { pretrain: row('pretrain'), finetune: row('finetune') };
@@ -154,7 +147,8 @@ for (const stage of ['pretrain', 'finetune'] as const) {
   const r = rows[stage];
   console.log(`${stage}: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, PyTorch ${r.pytorchSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)} (means); ` +
     `medians ${r.contrasegMedianSeconds.toFixed(3)} / ${r.pytorchMedianSeconds.toFixed(3)}, ratio ${r.medianRatio.toFixed(3)}; ` +
-    `bare step ${r.bareSeconds.toFixed(3)} s, pipeline overhead ${(100 * r.overhead).toFixed(1)}%`);
+    `bare step ${r.bareSeconds.toFixed(3)} s, pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${r.blockOverheads.map((o) => `${(100 * o).toFixed(1)}%`).join(', ')}); ` +
+    `PyTorch's bare step ${r.pytorchBareSeconds.toFixed(3)} s, its pipeline overhead ${(100 * r.pytorchOverhead).toFixed(1)}%`);
 }
 console.log(JSON.stringify({
   bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean',

@@ -80,6 +80,8 @@ def parse_args():
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=None, help='folder for metrics.jsonl and checkpoints (default: a temporary folder, removed)')
     parser.add_argument('--checkpoint-every', type=int, default=10)
+    parser.add_argument('--bare', action='store_true',
+                        help='the bare step: one fixed random batch, no DataLoader, no metrics line, no checkpoints')
     parser.add_argument('--profile-loader', type=int, default=0, metavar='N',
                         help='only measure the CPU time of building N batches in this process (no training), then exit')
     args = parser.parse_args()
@@ -150,6 +152,23 @@ def endless_batches(dataset, args):
                                          num_workers=args.workers, persistent_workers=args.workers > 0)
     while True:
         yield from loader
+
+
+def fixed_batches(args, distort):
+    """--bare: the same random batch at every step (images, [distorted,] labels), as contraseg's bare step."""
+    images = torch.randn(args.batch, 3, args.crop, args.crop)
+    labels = torch.randint(0, CLASSES, (args.batch, args.crop, args.crop))
+    batch = (images, torch.randn(args.batch, 3, args.crop, args.crop), labels) if distort else (images, labels)
+    while True:
+        yield batch
+
+
+def stage_batches(dataset, args, distort):
+    return fixed_batches(args, distort) if args.bare else endless_batches(dataset(), args)
+
+
+def no_bookkeeping(index, loss, seconds, since_start):
+    pass
 
 
 def labelled_ids(args):
@@ -318,12 +337,12 @@ def run_stages(args, out):
         head = ProjectionHead(128, layers=3, width=256)
         optimizer = sgd([network, head])
         network.train(), head.train()
-        batches = endless_batches(CamVidCrops(args.data, 'train', args.crop, distort=True, ids=labelled_ids(args)), args)
+        batches = stage_batches(lambda: CamVidCrops(args.data, 'train', args.crop, distort=True, ids=labelled_ids(args)), args, True)
         def step(index, batch):
             set_lr(optimizer, poly_lr(0.05, index, total, 10))
             return pretrain_step(network, head, optimizer, batch)
         with open(os.path.join(out, 'metrics.jsonl'), 'a') as metrics:
-            bookkeeping = stage_bookkeeping('pretrain', out, metrics, [network, head], optimizer, args)
+            bookkeeping = no_bookkeeping if args.bare else stage_bookkeeping('pretrain', out, metrics, [network, head], optimizer, args)
             result['pretrain'] = run_stage('pretrain', step, batches, args, bookkeeping)
         save_checkpoint(out, 'pretrain', [network, head], optimizer, total)  # the stage's last checkpoint (untimed, as contraseg's)
         batches.close()  # stops its workers before the next stage starts its own
@@ -331,12 +350,12 @@ def run_stages(args, out):
         classifier = Classifier(128, CLASSES)
         optimizer = sgd([network, classifier])
         network.train(), classifier.train()
-        batches = endless_batches(CamVidCrops(args.data, 'train', args.crop, distort=False, ids=labelled_ids(args)), args)
+        batches = stage_batches(lambda: CamVidCrops(args.data, 'train', args.crop, distort=False, ids=labelled_ids(args)), args, False)
         def step(index, batch):
             set_lr(optimizer, poly_lr(0.01, index, total, 0))
             return finetune_step(network, classifier, optimizer, batch)
         with open(os.path.join(out, 'metrics.jsonl'), 'a') as metrics:
-            bookkeeping = stage_bookkeeping('finetune', out, metrics, [network, classifier], optimizer, args)
+            bookkeeping = no_bookkeeping if args.bare else stage_bookkeeping('finetune', out, metrics, [network, classifier], optimizer, args)
             result['finetune'] = run_stage('finetune', step, batches, args, bookkeeping)
         save_checkpoint(out, 'finetune', [network, classifier], optimizer, total)
     print(json.dumps(result))

@@ -32,6 +32,11 @@ export async function startPytorch(script: string, args: (string | number)[]): P
   };
 }
 
+/** Mean of a list. */
+export function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
 /** Median of a list. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
