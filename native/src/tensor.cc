@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <sstream>
 #include <malloc.h>
 
 namespace cs {
@@ -141,6 +142,32 @@ CS_ENTRY(toTypedArray) {
     case at::kByte: return Napi::Uint8Array::New(env, length, buffer, 0);
     default: throw makeError(env, "toTypedArray: unsupported dtype " + dtypeName(tensor.scalar_type()));
   }
+}
+
+// copyBytesInto(t, target: Uint8Array, byteOffset): the tensor's values (row-major, bool as bytes) written into
+// target at byteOffset, no allocation on the JS side; returns the byte count. A checkpoint snapshot reuses one
+// buffer across saves this way instead of allocating one ArrayBuffer per tensor per save.
+CS_ENTRY(copyBytesInto) {
+  Napi::Env env = info.Env();
+  at::Tensor tensor = unwrapTensor(info[0]).detach().contiguous();
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "copyBytesInto: expected a Uint8Array as the target");
+  }
+  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "copyBytesInto: expected a byte offset (number)");
+  auto target = info[1].As<Napi::Uint8Array>();
+  double offset = info[2].As<Napi::Number>().DoubleValue();
+  if (tensor.scalar_type() == at::kBool) tensor = tensor.to(at::kByte);
+  size_t bytes = tensor.numel() * tensor.element_size();
+  // Range and integrality checked in double before any cast (a cast of 1e30 or NaN to size_t is undefined).
+  if (!(offset >= 0) || offset > static_cast<double>(target.ByteLength()) || offset != std::floor(offset) ||
+      bytes > target.ByteLength() - static_cast<size_t>(offset)) {
+    std::ostringstream where;
+    where << offset;  // shortest form: 16, -1, 0.5, nan
+    throw makeError(env, "copyBytesInto: " + std::to_string(bytes) + " bytes do not fit at offset " + where.str() +
+      " of a " + std::to_string(target.ByteLength()) + "-byte target");
+  }
+  if (bytes > 0) std::memcpy(target.Data() + static_cast<size_t>(offset), tensor.data_ptr(), bytes);
+  return Napi::Number::New(env, static_cast<double>(bytes));
 }
 
 CS_ENTRY(item) {
@@ -305,6 +332,7 @@ void registerTensor(Napi::Env env, Napi::Object exports) {
   CS_EXPORT(env, exports, shape);
   CS_EXPORT(env, exports, dtype);
   CS_EXPORT(env, exports, toTypedArray);
+  CS_EXPORT(env, exports, copyBytesInto);
   CS_EXPORT(env, exports, item);
   CS_EXPORT(env, exports, to);
   CS_EXPORT(env, exports, clone);

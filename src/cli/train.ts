@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { METHODS, NAN_POLICIES, type RunConfig } from '../train/config.js';
+import { CHECKPOINT_WRITES, METHODS, NAN_POLICIES, type RunConfig } from '../train/config.js';
 import { PRESETS, PRESET_DESCRIPTIONS } from '../train/presets.js';
 import { BASELINE_DIR, isRunDir, readRunConfig } from '../train/run-dir.js';
 import type { StageSelection } from '../train/run.js';
@@ -103,6 +103,7 @@ function buildCommand(name: TrainOptions['command']): Command {
     .option('--workers <n>', 'image decoding threads', number)
     .option('--eval-every <n>', 'val evaluation every n fine-tuning steps (0: at the end)', number)
     .option('--checkpoint-every <n>', 'checkpoint every n steps', number)
+    .addOption(new Option('--checkpoint-writes <mode>', 'sync: a kill loses at most one interval; background: a thread writes while training goes on (up to two intervals lost)').choices([...CHECKPOINT_WRITES]))
     .addOption(new Option('--nan-policy <policy>', 'a NaN/Inf loss or gradient: stop the run, or skip that update').choices([...NAN_POLICIES]))
     .option('--baseline', 'also train the cross-entropy baseline with the same labels and total steps')
     .option('--no-baseline', 'do not train the baseline (even if the preset does)')
@@ -141,6 +142,7 @@ function flagsToConfig(flags: Flags): Record<string, unknown> {
   put('data.splitFile', flags.splitFile);
   put('data.crop', flags.crop);
   put('data.workers', flags.workers);
+  put('checkpointWrites', flags.checkpointWrites);
   put('batchSize', flags.batchSize);
   put('model.backbone', flags.backbone);
   put('model.widthMultiplier', flags.width);

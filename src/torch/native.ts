@@ -36,6 +36,8 @@ export interface NativeAddon {
   shape(h: Handle): number[];
   dtype(h: Handle): string;
   toTypedArray(h: Handle): Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  /** The values' bytes (row-major, bool as uint8) into target at byteOffset; returns the byte count. */
+  copyBytesInto(h: Handle, target: Uint8Array, byteOffset: number): number;
   item(h: Handle): number;
   to(h: Handle, dtype: string): Handle;
   clone(h: Handle): Handle;

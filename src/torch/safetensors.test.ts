@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, encodeSafetensorsParts, loadSafetensors, saveSafetensors } from './safetensors.js';
+import { native } from './native.js';
 import { randn, tensor } from './creation.js';
 import { liveTensorCount, scope } from './scope.js';
 import type { Tensor } from './tensor.js';
 import { assertClose } from './testing.js';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, EngineError } from '../errors.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -105,4 +106,44 @@ test('truncated and malformed files raise CheckpointError naming the file, leaki
   assert.throws(() => decodeSafetensors(Buffer.concat([f16Length, f16Header, Buffer.from([0, 60])])),
     (e: unknown) => e instanceof CheckpointError && /unsupported dtype F16/.test(e.message));
   assert.equal(liveTensorCount(), before);
+});
+
+test('encodeSafetensorsParts copies into a reused buffer of the right size, overwriting every byte, and never into a wrong-sized one', () => {
+  scope(() => {
+    const tensors = new Map<string, Tensor>([
+      ['w', randn([3, 5])], ['t', randn([4, 6]).transpose(0, 1)], ['i', tensor([7, -8, 9], [3], { dtype: 'int64' })], ['b', tensor([1, 0, 1], [3], { dtype: 'bool' })],
+    ]);
+    const fresh = encodeSafetensorsParts(tensors, { step: '1' });
+    assert.equal(fresh.chunks.length, 1);
+    const expected = Buffer.concat([fresh.header, ...fresh.chunks]);
+    // The independent oracle of the data bytes: each tensor's own toTypedArray(), in order.
+    const oracle = Buffer.concat([...tensors.values()].map((value) => { const data = value.toTypedArray(); return new Uint8Array(data.buffer, data.byteOffset, data.byteLength); }));
+    assert.ok(Buffer.from(fresh.chunks[0] as Uint8Array).equals(oracle), 'data bytes = each tensor\'s values, row-major, in map order');
+    const spare = new ArrayBuffer(oracle.byteLength);
+    new Uint8Array(spare).fill(0xab);
+    const reused = encodeSafetensorsParts(tensors, { step: '1' }, { reuse: spare });
+    assert.equal((reused.chunks[0] as Uint8Array).buffer, spare, 'the spare buffer is used');
+    assert.ok(Buffer.concat([reused.header, ...reused.chunks]).equals(expected), 'the same file bytes as a fresh encoding');
+    const small = new ArrayBuffer(oracle.byteLength - 1);
+    const notReused = encodeSafetensorsParts(tensors, { step: '1' }, { reuse: small });
+    assert.notEqual((notReused.chunks[0] as Uint8Array).buffer, small);
+    assert.ok(Buffer.concat([notReused.header, ...notReused.chunks]).equals(expected));
+  });
+});
+
+test('native copyBytesInto: bounds, target type and offset are checked; a typed error, no write outside the target', () => {
+  scope(() => {
+    const value = tensor([1, 2, 3, 4]); // 16 bytes
+    const target = new Uint8Array(20).fill(0xee);
+    assert.equal(native.copyBytesInto(value.handle, target.subarray(2, 18), 0), 16);
+    assert.deepEqual([...target.subarray(0, 2)], [0xee, 0xee], 'a view\'s offset is honoured');
+    assert.deepEqual([...target.subarray(18)], [0xee, 0xee]);
+    assert.deepEqual([...new Float32Array(target.slice(2, 18).buffer)], [1, 2, 3, 4]);
+    for (const [offset, why] of [[5, 'does not fit'], [-1, 'negative'], [0.5, 'fractional'], [Number.NaN, 'NaN'], [1e30, 'huge'], [Infinity, 'infinite']] as const) {
+      assert.throws(() => native.copyBytesInto(value.handle, new Uint8Array(20), offset), EngineError, `offset ${offset} (${why})`);
+    }
+    assert.throws(() => native.copyBytesInto(value.handle, new Uint8Array(15), 0), /copyBytesInto: 16 bytes do not fit at offset 0 of a 15-byte target/);
+    assert.throws(() => native.copyBytesInto(value.handle, new Float32Array(8) as unknown as Uint8Array, 0), /expected a Uint8Array/);
+    assert.throws(() => native.copyBytesInto(value.handle, new Uint8Array(16), '0' as unknown as number), /expected a byte offset/);
+  });
 });

@@ -8,6 +8,7 @@ import { tensor } from './creation.js';
 import { describeArgument, expectTensor, type DType, type Tensor } from './tensor.js';
 import { CheckpointError } from '../errors.js';
 import { scope } from './scope.js';
+import { native } from './native.js';
 
 const DTYPE_TO_FILE: Record<DType, string> = { float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
 const FILE_TO_DTYPE: Record<string, DType> = Object.fromEntries(Object.entries(DTYPE_TO_FILE).map(([dtype, name]) => [name, dtype as DType]));
@@ -20,9 +21,10 @@ interface HeaderEntry {
 }
 
 /**
- * safetensors bytes in pieces: `header` (length prefix + JSON header) then one `chunks` entry per tensor,
- * each a fresh copy of its data in its own ArrayBuffer (transferable to a worker). Their concatenation is
- * the file; writing the pieces one after the other saves a second copy of every tensor.
+ * safetensors bytes in pieces: `header` (length prefix + JSON header) then `chunks`: the data of every
+ * tensor, copied once into one ArrayBuffer (transferable to a worker; `reuse` it for the next encoding of
+ * tensors of the same sizes). Their concatenation is the file; writing the pieces one after the other saves
+ * a second copy of every tensor.
  */
 export interface SafetensorsParts {
   header: Buffer;
@@ -31,21 +33,35 @@ export interface SafetensorsParts {
   byteLength: number;
 }
 
+/** Options of encodeSafetensorsParts. */
+export interface EncodeOptions {
+  /**
+   * A buffer to copy the data into if its size is exactly the data's (a previous encoding's
+   * `chunks[0].buffer`, no longer in use); otherwise a new one is allocated. Checkpoints of one model
+   * have the same size every time, so a writer reuses one buffer instead of allocating one per save.
+   */
+  readonly reuse?: ArrayBuffer;
+}
+
 /** Serialises named tensors (in the map's order) and string metadata to safetensors pieces (one copy of each tensor). */
-export function encodeSafetensorsParts(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): SafetensorsParts {
+export function encodeSafetensorsParts(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}, options: EncodeOptions = {}): SafetensorsParts {
   if (!(tensors instanceof Map)) throw new CheckpointError(`encodeSafetensors: expected a Map of name -> Tensor, got ${describeArgument(tensors)}`);
   const header: Record<string, HeaderEntry | Record<string, string>> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  const chunks: Uint8Array[] = [];
+  const entries: [Tensor, number][] = [];
   let offset = 0;
   for (const [name, value] of tensors) {
     if (name === '__metadata__') throw new CheckpointError('a tensor cannot be named __metadata__');
-    const data = expectTensor(value, 'encodeSafetensors', `tensor '${name}'`).toTypedArray();
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    header[name] = { dtype: DTYPE_TO_FILE[value.dtype], shape: value.shape, data_offsets: [offset, offset + bytes.byteLength] };
-    chunks.push(bytes);
-    offset += bytes.byteLength;
+    const checked = expectTensor(value, 'encodeSafetensors', `tensor '${name}'`);
+    const bytes = checked.shape.reduce((product, size) => product * size, 1) * BYTES[checked.dtype];
+    header[name] = { dtype: DTYPE_TO_FILE[checked.dtype], shape: checked.shape, data_offsets: [offset, offset + bytes] };
+    entries.push([checked, offset]);
+    offset += bytes;
   }
+  const buffer = options.reuse?.byteLength === offset ? options.reuse : new ArrayBuffer(offset);
+  const data = new Uint8Array(buffer);
+  for (const [value, at] of entries) native.copyBytesInto(value.handle, data, at);
+  const chunks = [data];
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // align the data to 8 bytes
   const headerBytes = Buffer.from(json, 'utf8');

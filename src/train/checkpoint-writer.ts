@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { snapshotCheckpoint, type CheckpointContent } from './checkpoint.js';
-import type { CheckpointJob } from './checkpoint-files.js';
+import { writeCheckpointFiles, type CheckpointJob } from './checkpoint-files.js';
 import { nodeFs } from './checkpoint-io.js';
 
 /** What the writer thread starts with (workerData). */
@@ -48,11 +48,48 @@ interface InFlight {
   settle(reply: WriterReply): void;
 }
 
+/**
+ * What a training run saves through: a CheckpointWriter (background) or a SyncCheckpointWriter. save()
+ * resolves once the loop may change the state; flush() once every save is durable.
+ */
+export interface CheckpointSink {
+  open(): this;
+  save(runDir: string, name: string, content: CheckpointContent, options?: { keep?: number }): Promise<string>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The same interface over saveCheckpoint: every save is durable before save() returns (config
+ * checkpointWrites 'sync'), so a kill loses at most one checkpoint interval.
+ */
+export class SyncCheckpointWriter implements CheckpointSink {
+  /** The last save's data buffer: the next save of the same model copies into it instead of allocating. */
+  private spare: ArrayBuffer | undefined;
+
+  open(): this {
+    return this;
+  }
+
+  /** What saveCheckpoint does, on this thread. @throws CheckpointError as saveCheckpoint does. */
+  async save(runDir: string, name: string, content: CheckpointContent, options: { keep?: number } = {}): Promise<string> {
+    const job = snapshotCheckpoint(nodeFs, runDir, name, content, options.keep ?? 1, this.spare);
+    this.spare = job.tensors[0]?.buffer as ArrayBuffer | undefined;
+    return writeCheckpointFiles(nodeFs, job);
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
 /** Writes checkpoints in the background, one at a time (see the file comment). Call close() when done. */
-export class CheckpointWriter {
+export class CheckpointWriter implements CheckpointSink {
   private worker: Worker | undefined;
   private inFlight: InFlight | undefined;
   private failure: CheckpointError | undefined;
+  /** The data buffer the writer thread handed back after the last write, for the next snapshot to reuse. */
+  private spare: ArrayBuffer | undefined;
 
   constructor(private readonly options: CheckpointWriterOptions = {}) {}
 
@@ -73,7 +110,8 @@ export class CheckpointWriter {
    */
   async save(runDir: string, name: string, content: CheckpointContent, options: { keep?: number } = {}): Promise<string> {
     await this.flush();
-    const job = snapshotCheckpoint(nodeFs, runDir, name, content, options.keep ?? 1);
+    const job = snapshotCheckpoint(nodeFs, runDir, name, content, options.keep ?? 1, this.spare);
+    this.spare = undefined; // transferred with the job; the thread hands it back
     this.dispatch(job);
     return join(job.directory, job.names.json);
   }
@@ -107,6 +145,7 @@ export class CheckpointWriter {
         if (this.inFlight?.job !== job) return; // answered already (an error event after the reply, say)
         this.inFlight = undefined;
         this.worker?.unref(); // idle: an unclosed writer does not keep the process alive
+        this.spare = reply.buffers?.[0];
         if ('error' in reply) this.failure = reviveError(reply.error, join(job.directory, job.names.tensors));
         resolve();
       };

@@ -98,10 +98,11 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
  * The part of a save that must happen while the training loop waits: checks the content, creates the
  * checkpoint directory, picks the save's file names, and copies the state once (each tensor into its own
  * buffer, the RNG state, the JSON fields). What it returns no longer refers to the model or optimiser:
- * training may go on while writeCheckpointFiles writes it.
+ * training may go on while writeCheckpointFiles writes it. `reuse`: a previous snapshot's data buffer
+ * (job.tensors[0].buffer), no longer in use, to copy into when its size fits (encodeSafetensorsParts).
  * @throws CheckpointError as saveCheckpoint does before writing anything.
  */
-export function snapshotCheckpoint(io: CheckpointFs, runDir: string, name: string, content: CheckpointContent, keep: number): CheckpointJob {
+export function snapshotCheckpoint(io: CheckpointFs, runDir: string, name: string, content: CheckpointContent, keep: number, reuse?: ArrayBuffer): CheckpointJob {
   expectSeriesName(name);
   if (!Number.isSafeInteger(keep) || keep < 1) throw new CheckpointError(`keep must be an integer >= 1, got ${keep}`);
   const fields = plainFields(content);
@@ -118,7 +119,7 @@ export function snapshotCheckpoint(io: CheckpointFs, runDir: string, name: strin
   const tensors = new Map<string, Tensor>();
   for (const [key, value] of modelState) tensors.set(MODEL_PREFIX + key, value);
   for (const [key, value] of optimizerState?.tensors ?? []) tensors.set(OPTIMIZER_PREFIX + key, value);
-  const parts = encodeSafetensorsParts(tensors, { format: CHECKPOINT_FORMAT, step: String(content.step) });
+  const parts = encodeSafetensorsParts(tensors, { format: CHECKPOINT_FORMAT, step: String(content.step) }, reuse === undefined ? {} : { reuse });
   const sequence = nextSequence(io, directory, name);
   const names = checkpointFileNames(name, content.step, sequence);
   const meta: UnhashedMeta = {

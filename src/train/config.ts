@@ -126,6 +126,16 @@ export const evalSchema = z.object({
 export const NAN_POLICIES = ['stop', 'skip'] as const;
 export type NanPolicy = (typeof NAN_POLICIES)[number];
 
+/**
+ * How checkpoints reach the disk (runSchema.checkpointWrites). 'sync': the training loop writes each one
+ * (hash, temp file, fsync, rename) before its next step, so a kill loses at most one checkpoint interval.
+ * 'background': the loop copies the state and trains on while a writer thread writes it; faster where a
+ * core is free, but a kill can then lose the interval plus the steps run while the last write was in
+ * flight (up to two intervals, never past the end of a stage).
+ */
+export const CHECKPOINT_WRITES = ['sync', 'background'] as const;
+export type CheckpointWrites = (typeof CHECKPOINT_WRITES)[number];
+
 /** Every training method: the contrastive losses (two stages) or plain cross-entropy (`ce`). */
 export const METHODS = ['ce', ...CONTRASTIVE_LOSSES] as const;
 export type Method = (typeof METHODS)[number];
@@ -139,6 +149,8 @@ const runObject = z.object({
   threads: positiveInt.nullable().default(null),
   /** Write a checkpoint every N steps of a stage (and at its end). */
   checkpointEvery: positiveInt.default(100),
+  /** 'sync' (default: a kill loses at most one interval) or 'background' (see CHECKPOINT_WRITES). */
+  checkpointWrites: z.enum(CHECKPOINT_WRITES).default('sync'),
   /** A metrics line every N steps. */
   logEvery: positiveInt.default(10),
   /**

@@ -17,7 +17,7 @@ import type { Optimizer } from '../torch/optim/index.js';
 import { ConfigError } from '../errors.js';
 import { buildOptimizer, buildSchedule, distortionsFor, openRunData, trainAugmentation, type RunData } from './build.js';
 import { MODEL_PREFIX, findLatestCheckpoint, readCheckpoint, resumeFromCheckpoint } from './checkpoint.js';
-import { CheckpointWriter } from './checkpoint-writer.js';
+import { CheckpointWriter, SyncCheckpointWriter, type CheckpointSink } from './checkpoint-writer.js';
 import type { RunConfig } from './config.js';
 import { buildFinetuneModel, finetuneLoss, loadPretrainedNetwork, type FinetuneModel } from './finetune.js';
 import { runStage, type StageName, type StepRecord } from './loop.js';
@@ -80,8 +80,8 @@ function evaluation(config: RunConfig, events: RunEvents | undefined) {
   };
 }
 
-/** Starts a background save (durable after writer.flush(); see checkpoint-writer.ts). */
-function save(writer: CheckpointWriter, runDir: string, series: string, model: Module, optimizer: Optimizer, stage: StageName, step: number,
+/** Saves a checkpoint (durable at once, or after writer.flush() when written in the background; see checkpoint-writer.ts). */
+function save(writer: CheckpointSink, runDir: string, series: string, model: Module, optimizer: Optimizer, stage: StageName, step: number,
   position: LoaderPosition, config: RunConfig, data: RunData, metrics: Record<string, unknown> = {}): Promise<string> {
   const classes = { names: data.labelled.classNames, colours: data.labelled.colours }; // what eval and predict label and paint with
   return writer.save(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics: { ...metrics, classes } });
@@ -97,7 +97,7 @@ function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined
   };
 }
 
-async function pretrainStage(job: RunJob, data: RunData, checkpoints: CheckpointWriter): Promise<number> {
+async function pretrainStage(job: RunJob, data: RunData, checkpoints: CheckpointSink): Promise<number> {
   const { config, runDir, events } = job;
   const steps = config.pretrain.steps;
   const writes = writesRunFiles(job.dataParallel);
@@ -165,7 +165,7 @@ interface FinetuneOutcome {
   readonly finalVal: EvaluationResult | null;
 }
 
-async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: number | null }, checkpoints: CheckpointWriter): Promise<FinetuneOutcome> {
+async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: number | null }, checkpoints: CheckpointSink): Promise<FinetuneOutcome> {
   const { config, runDir, events } = job;
   const steps = finetuneSteps(config);
   const writes = writesRunFiles(job.dataParallel);
@@ -273,7 +273,8 @@ export async function runTraining(job: RunJob): Promise<RunResult> {
   }
   const data = await openRunData(config, labelledIds);
   if (writesRunFiles(job.dataParallel)) initRunDir(runDir, config, data.labelledIds);
-  const checkpoints = new CheckpointWriter(); // one writer thread for the run's stages (checkpoint-writer.ts)
+  // config.checkpointWrites: on this thread, or one writer thread for the run's stages (checkpoint-writer.ts)
+  const checkpoints: CheckpointSink = config.checkpointWrites === 'background' ? new CheckpointWriter() : new SyncCheckpointWriter();
   if (writesRunFiles(job.dataParallel)) checkpoints.open();
   try {
     return await trainStages(job, data, checkpoints, started);
@@ -283,7 +284,7 @@ export async function runTraining(job: RunJob): Promise<RunResult> {
 }
 
 /** The selected stages and the final val/test evaluation of runTraining. */
-async function trainStages(job: RunJob, data: RunData, checkpoints: CheckpointWriter, started: number): Promise<RunResult> {
+async function trainStages(job: RunJob, data: RunData, checkpoints: CheckpointSink, started: number): Promise<RunResult> {
   const { config, runDir } = job;
   const runsPretrain = config.method !== 'ce' && job.stages !== 'finetune';
   const pretrainSeconds = runsPretrain ? await pretrainStage(job, data, checkpoints) : 0;

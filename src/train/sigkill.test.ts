@@ -2,10 +2,12 @@
  * Crash safety of a real `contraseg train` process: SIGKILLed at seeded random moments (after a random
  * number of steps, or while a checkpoint is being written, made slow on purpose with the test-only
  * CONTRASEG_TEST_SLOW_CHECKPOINT_MS), resumed each time with --resume, it must always find its last
- * completed checkpoint intact, lose no more than the bound of checkpoint-writer.ts (one checkpoint interval
- * plus the steps run while the last write was in flight: up to the second save point after the latest
- * durable checkpoint, or the end of the stage if that comes first), and end with the very weights of an
- * uninterrupted run. SIGINT and SIGTERM finish the step, save, exit 130 / 143, and resume exactly.
+ * completed checkpoint intact, lose no more than its bound, and end with the very weights of an
+ * uninterrupted run. The bound depends on checkpointWrites: 'sync' (the default) loses at most one
+ * checkpoint interval (the last step logged is at most the next save point after the latest durable
+ * checkpoint); 'background' (checkpoint-writer.ts) one interval plus the steps run while the last write was
+ * in flight (up to the second save point, or the end of the stage if that comes first). Both modes are
+ * killed 22 times. SIGINT and SIGTERM finish the step, save, exit 130 / 143, and resume exactly.
  */
 import { before, after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { temporaryFolder } from '../data/fixtures.js';
 import { findLatestCheckpoint, readCheckpoint } from './checkpoint.js';
 import { SLOW_CHECKPOINT_ENV } from './checkpoint-io.js';
+import type { CheckpointWrites } from './config.js';
 import { CHECKPOINT_DIR } from './checkpoint-store.js';
 import { readMetrics } from './run-dir.js';
 import {
@@ -53,17 +56,17 @@ function savePoints(): { step: number; stageEnd: boolean }[] {
 }
 
 /**
- * The furthest step a run can have logged while its latest durable checkpoint is `latest`. The save at the
- * next save point s1 may still be in flight (the loop trains on), but the save at the point after it, s2,
- * waits for s1's write, and a stage's end waits for its own; so the run logged at most s2, or s1 if s1 ends
- * a stage. (Before this bound was one interval: saves were synchronous.)
+ * The furthest step a run can have logged while its latest durable checkpoint is `latest`. Sync writes: the
+ * next save point s1 (the save there is durable before step s1 + 1 starts). Background writes: the save at
+ * s1 may still be in flight (the loop trains on), but the save at the point after it, s2, waits for s1's
+ * write, and a stage's end waits for its own; so the run logged at most s2, or s1 if s1 ends a stage.
  */
-function furthestReachable(latest: number): number {
+function furthestReachable(latest: number, writes: CheckpointWrites): number {
   const points = savePoints();
   const next = points.findIndex((point) => point.step > latest);
   const first = points[next];
   if (first === undefined) return latest; // the run is complete
-  return first.stageEnd ? first.step : (points[next + 1] as { step: number }).step;
+  return writes === 'sync' || first.stageEnd ? first.step : (points[next + 1] as { step: number }).step;
 }
 
 /** The latest complete checkpoint of the run (finetune, else pretrain) on the global axis; 0 for none. */
@@ -108,69 +111,75 @@ before(async () => {
 });
 
 describe('contraseg train under SIGKILL', () => {
-  it(`survives ${KILLS} seeded random kills, some mid-checkpoint, and ends with the uninterrupted weights bit for bit`, async () => {
-    const random = seededRandom(SEED);
-    const runDir = join(folder.path, 'killed');
-    const log: string[] = [];
-    let kills = 0;
-    let midSave = 0;
-    let beyondOneInterval = 0;
-    let resumeAt = 0;
-    for (let round = 0; kills < KILLS; round += 1) {
-      // Kill targets spread over both stages: round r aims at a random step of the r-th of KILLS equal slices.
-      const target = 1 + Math.floor(((round + random()) * (STEPS.pretrain + STEPS.finetune - 2)) / KILLS);
-      const duringSave = random() < 0.5;
-      const delayMs = Math.floor(random() * (duringSave ? 3 * PAUSE_MS : 40));
-      const plan = duringSave ? `killed ${delayMs} ms into its first save from step ${target}` : `killed ${delayMs} ms after step ${target}`;
-      const argv = round === 0 ? tinyTrainFlags(root, runDir, STEPS) : ['train', '--resume', runDir];
-      let reachedTarget = false;
-      let armed = false;
-      const before = new Set(unreferencedCheckpointFiles(runDir));
-      const { child, outcome } = spawnCli(argv, { [SLOW_CHECKPOINT_ENV]: String(PAUSE_MS) }, (step, process) => {
-        if (reachedTarget || globalStep(step.stage, step.step) < Math.max(target, resumeAt + 1)) return;
-        reachedTarget = true;
-        if (!duringSave) setTimeout(() => process.kill('SIGKILL'), delayMs);
-      });
-      // A save in progress shows as this child's temp file (.<name>.tmp-<pid>-<n>) in checkpoints/.
-      const watch = setInterval(() => {
-        if (!duringSave || armed || !reachedTarget) return;
-        let files: string[] = [];
-        try { files = readdirSync(join(runDir, CHECKPOINT_DIR)); } catch { /* not created yet */ }
-        if (!files.some((file) => file.includes(`.tmp-${child.pid}-`))) return;
-        armed = true;
-        setTimeout(() => child.kill('SIGKILL'), delayMs);
-      }, 2);
-      const ended = await outcome.finally(() => clearInterval(watch));
-      const where = `seed ${SEED} round ${round} (${plan})`;
-      if (ended.signal !== 'SIGKILL') {
-        assert.equal(ended.code, 0, `${where}: ${ended.stderr}`);
-        log.push(`${where}: finished before the kill`);
-        break;
-      }
-      kills += 1;
-      const started = startOf(ended);
-      if (started !== undefined) assert.equal(started, resumeAt, `${where}: resumed from the last completed checkpoint`);
-      const reached = Math.max(resumeAt, ...ended.steps.map((s) => globalStep(s.stage, s.step)));
-      const debris = unreferencedCheckpointFiles(runDir).filter((file) => !before.has(file)); // left by this kill
-      if (debris.length > 0) midSave += 1;
-      const latest = latestCheckpointStep(runDir, where);
-      assert.ok(latest >= resumeAt && latest <= reached, `${where}: latest checkpoint ${latest}, resumed at ${resumeAt}, reached ${reached}`);
-      assert.ok(reached <= furthestReachable(latest),
-        `${where}: reached step ${reached} but the latest checkpoint is ${latest}: more lost than one interval plus the write in flight (bound ${furthestReachable(latest)})`);
-      if (reached - latest > STEPS.checkpointEvery) beyondOneInterval += 1;
-      log.push(`${where}: resumed at ${started ?? '-'}, reached ${reached}, latest checkpoint ${latest}${debris.length > 0 ? `, mid-save (${debris.join(' ')})` : ''}`);
-      resumeAt = latest;
-    }
-    assert.ok(kills >= 20, `only ${kills} kills before the run finished:\n${log.join('\n')}`);
-    assert.ok(resumeAt > STEPS.pretrain, `every kill was in pretraining:\n${log.join('\n')}`);
-    assert.ok(midSave >= 3, `only ${midSave} kills landed inside a save:\n${log.join('\n')}`);
-    const finish = await spawnCli(['train', '--resume', runDir]).outcome;
-    assert.equal(finish.code, 0, finish.stderr);
-    assertSameFinalState(runDir);
-    process.stdout.write(`# sigkill: ${kills} kills (${midSave} inside a save, ${beyondOneInterval} losing more than one interval: a write in flight), ` +
-      `seed ${SEED}\n# ${log.join('\n# ')}\n`);
-  });
+  for (const writes of ['sync', 'background'] as const) {
+    it(`checkpointWrites ${writes}: survives ${KILLS} seeded random kills, some mid-checkpoint, loses at most ${writes === 'sync' ? 'one interval' : 'one interval plus the write in flight'}, and ends with the uninterrupted weights bit for bit`,
+      () => killRepeatedly(writes));
+  }
 });
+
+async function killRepeatedly(writes: CheckpointWrites): Promise<void> {
+  const random = seededRandom(SEED);
+  const runDir = join(folder.path, `killed-${writes}`);
+  const log: string[] = [];
+  let kills = 0;
+  let midSave = 0;
+  let beyondOneInterval = 0;
+  let resumeAt = 0;
+  for (let round = 0; kills < KILLS; round += 1) {
+    // Kill targets spread over both stages: round r aims at a random step of the r-th of KILLS equal slices.
+    const target = 1 + Math.floor(((round + random()) * (STEPS.pretrain + STEPS.finetune - 2)) / KILLS);
+    const duringSave = random() < 0.5;
+    const delayMs = Math.floor(random() * (duringSave ? 3 * PAUSE_MS : 40));
+    const plan = duringSave ? `killed ${delayMs} ms into its first save from step ${target}` : `killed ${delayMs} ms after step ${target}`;
+    const argv = round === 0 ? [...tinyTrainFlags(root, runDir, STEPS), '--checkpoint-writes', writes] : ['train', '--resume', runDir];
+    let reachedTarget = false;
+    let armed = false;
+    const before = new Set(unreferencedCheckpointFiles(runDir));
+    const { child, outcome } = spawnCli(argv, { [SLOW_CHECKPOINT_ENV]: String(PAUSE_MS) }, (step, process) => {
+      if (reachedTarget || globalStep(step.stage, step.step) < Math.max(target, resumeAt + 1)) return;
+      reachedTarget = true;
+      if (!duringSave) setTimeout(() => process.kill('SIGKILL'), delayMs);
+    });
+    // A save in progress shows as this child's temp file (.<name>.tmp-<pid>-<n>) in checkpoints/.
+    const watch = setInterval(() => {
+      if (!duringSave || armed || !reachedTarget) return;
+      let files: string[] = [];
+      try { files = readdirSync(join(runDir, CHECKPOINT_DIR)); } catch { /* not created yet */ }
+      if (!files.some((file) => file.includes(`.tmp-${child.pid}-`))) return;
+      armed = true;
+      setTimeout(() => child.kill('SIGKILL'), delayMs);
+    }, 2);
+    const ended = await outcome.finally(() => clearInterval(watch));
+    const where = `seed ${SEED} round ${round} (${plan})`;
+    if (ended.signal !== 'SIGKILL') {
+      assert.equal(ended.code, 0, `${where}: ${ended.stderr}`);
+      log.push(`${where}: finished before the kill`);
+      break;
+    }
+    kills += 1;
+    const started = startOf(ended);
+    if (started !== undefined) assert.equal(started, resumeAt, `${where}: resumed from the last completed checkpoint`);
+    const reached = Math.max(resumeAt, ...ended.steps.map((s) => globalStep(s.stage, s.step)));
+    const debris = unreferencedCheckpointFiles(runDir).filter((file) => !before.has(file)); // left by this kill
+    if (debris.length > 0) midSave += 1;
+    const latest = latestCheckpointStep(runDir, where);
+    assert.ok(latest >= resumeAt && latest <= reached, `${where}: latest checkpoint ${latest}, resumed at ${resumeAt}, reached ${reached}`);
+    const bound = furthestReachable(latest, writes);
+    assert.ok(reached <= bound, `${where}: reached step ${reached} but the latest checkpoint is ${latest}: more lost than ` +
+      `${writes === 'sync' ? 'one interval' : 'one interval plus the write in flight'} (bound ${bound})`);
+    if (reached - latest > STEPS.checkpointEvery) beyondOneInterval += 1;
+    log.push(`${where}: resumed at ${started ?? '-'}, reached ${reached}, latest checkpoint ${latest}${debris.length > 0 ? `, mid-save (${debris.join(' ')})` : ''}`);
+    resumeAt = latest;
+  }
+  assert.ok(kills >= 20, `only ${kills} kills before the run finished:\n${log.join('\n')}`);
+  assert.ok(resumeAt > STEPS.pretrain, `every kill was in pretraining:\n${log.join('\n')}`);
+  assert.ok(midSave >= 3, `only ${midSave} kills landed inside a save:\n${log.join('\n')}`);
+  const finish = await spawnCli(['train', '--resume', runDir]).outcome;
+  assert.equal(finish.code, 0, finish.stderr);
+  assertSameFinalState(runDir);
+  process.stdout.write(`# sigkill (checkpointWrites ${writes}): ${kills} kills (${midSave} inside a save, ${beyondOneInterval} losing more than one interval), ` +
+    `seed ${SEED}\n# ${log.join('\n# ')}\n`);
+}
 
 describe('contraseg train under SIGINT and SIGTERM', () => {
   it('finishes the step, writes a checkpoint of it, exits 130 / 143, and resumes to the uninterrupted weights', async () => {
