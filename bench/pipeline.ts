@@ -10,7 +10,8 @@
  * batch, bench/_pipeline-bare.ts in a fresh process, timed right before each contraseg stage, since this
  * machine's speed drifts by several percent within minutes): per block, then their mean. For context,
  * PyTorch's pipeline over its own bare step (pipeline_torch.py --bare before each PyTorch block). Last
- * line: one JSON object.
+ * line: one JSON object. `npm run bench -- pipeline 30 3 compare-writes` also times contraseg with
+ * `--checkpoint-writes background` in the same run (the default, and the headline, is sync).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +26,12 @@ import { pythonExecutable, requirePytorchReference } from './lib/pytorch-referen
 requirePytorchReference(['torch', 'torchvision']);
 const steps = Number(process.argv[2] ?? 20);
 const warmup = Number(process.argv[3] ?? 3);
+/** A third argument `compare-writes` adds contraseg blocks with `--checkpoint-writes background` (the default is sync). */
+const compareWrites = process.argv[4] === 'compare-writes';
+if (process.argv[4] !== undefined && !compareWrites) {
+  console.error(`bench pipeline: unknown third argument '${process.argv[4]}' (expected compare-writes or nothing)`);
+  process.exit(2);
+}
 const THREADS = 2;
 const WORKERS = 1; // PyTorch's DataLoader gets the same; contraseg's default would be min(4, cores - 1)
 const root = sharedDataFolder('camvid_180x240');
@@ -77,13 +84,14 @@ function bareStep(stage: Stage): StepFigures {
 }
 
 /** A contraseg block: each stage's bare step timed right before the stage's pipelined run. */
-function contrasegBlock(): Block & { bare: Record<Stage, StepFigures> } {
+function contrasegBlock(writes: 'sync' | 'background' = 'sync'): Block & { bare: Record<Stage, StepFigures> } {
   const dir = mkdtempSync(join(tmpdir(), 'contraseg-bench-pipeline-'));
+  const flags = [...common, '--checkpoint-writes', writes];
   try {
     const barePretrain = bareStep('pretrain');
-    run(['pretrain', '--preset', 'camvid-quick', ...common, '--pretrain-steps', String(steps + warmup), '--out', join(dir, 'stage1')]);
+    run(['pretrain', '--preset', 'camvid-quick', ...flags, '--pretrain-steps', String(steps + warmup), '--out', join(dir, 'stage1')]);
     const bareFinetune = bareStep('finetune');
-    run(['finetune', '--from', join(dir, 'stage1'), ...common, '--finetune-steps', String(steps + warmup), '--out', join(dir, 'stage2')]);
+    run(['finetune', '--from', join(dir, 'stage1'), ...flags, '--finetune-steps', String(steps + warmup), '--out', join(dir, 'stage2')]);
     if (labelledIdsFile === undefined) {
       labelledIdsFile = join(idsFolder, 'split.txt');
       copyFileSync(join(dir, 'stage1', 'split.txt'), labelledIdsFile);
@@ -115,12 +123,15 @@ function torchBlock(bare = false): Block {
   return { pretrain: pick('pretrain'), finetune: pick('finetune') };
 }
 
-// Order: contraseg, PyTorch, PyTorch, contraseg; each pipelined block preceded by its side's bare step.
+// Order: contraseg, PyTorch, PyTorch, contraseg; each pipelined block preceded by its side's bare step. With
+// compare-writes: contraseg sync, contraseg background, PyTorch, PyTorch, contraseg background, contraseg sync.
 const first = contrasegBlock();
+const backgroundFirst = compareWrites ? contrasegBlock('background') : undefined;
 const torchBare1 = torchBlock(true);
 const torch1 = torchBlock();
 const torchBare2 = torchBlock(true);
 const torch2 = torchBlock();
+const backgroundLast = compareWrites ? contrasegBlock('background') : undefined;
 const last = contrasegBlock();
 const blocks = [first, torch1, torch2, last] as const;
 /** The median of the two blocks of a side (= their mean) for one statistic. */
@@ -143,6 +154,15 @@ const row = (stage: Stage) => {
   };
 };
 const rows = { pretrain: row('pretrain'), finetune: row('finetune') };
+/** With compare-writes: the background-writes blocks against the same PyTorch blocks. */
+const backgroundRow = (stage: Stage) => {
+  if (backgroundFirst === undefined || backgroundLast === undefined) return undefined;
+  const ours = pair(backgroundFirst, backgroundLast, stage, 'mean');
+  const overheads = [backgroundFirst, backgroundLast].map((block) => block[stage].mean / block.bare[stage].mean - 1);
+  return { contrasegSeconds: ours, ratio: ours / rows[stage].pytorchSeconds, overhead: mean(overheads), blockOverheads: overheads,
+    blockSeconds: [backgroundFirst[stage].mean, backgroundLast[stage].mean] };
+};
+const background = compareWrites ? { pretrain: backgroundRow('pretrain'), finetune: backgroundRow('finetune') } : undefined;
 for (const stage of ['pretrain', 'finetune'] as const) {
   const r = rows[stage];
   console.log(`${stage}: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, PyTorch ${r.pytorchSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)} (means); ` +
@@ -150,7 +170,15 @@ for (const stage of ['pretrain', 'finetune'] as const) {
     `bare step ${r.bareSeconds.toFixed(3)} s, pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${r.blockOverheads.map((o) => `${(100 * o).toFixed(1)}%`).join(', ')}); ` +
     `PyTorch's bare step ${r.pytorchBareSeconds.toFixed(3)} s, its pipeline overhead ${(100 * r.pytorchOverhead).toFixed(1)}%`);
 }
+for (const stage of ['pretrain', 'finetune'] as const) {
+  const r = background?.[stage];
+  if (r !== undefined) {
+    console.log(`${stage} with --checkpoint-writes background: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)}, ` +
+      `pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${r.blockOverheads.map((o) => `${(100 * o).toFixed(1)}%`).join(', ')})`);
+  }
+}
 console.log(JSON.stringify({
-  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean',
+  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean', checkpointWrites: 'sync',
   pretrain: rows.pretrain, finetune: rows.finetune, ratio: Math.max(rows.pretrain.ratio, rows.finetune.ratio),
+  ...(background === undefined ? {} : { background }),
 }));
