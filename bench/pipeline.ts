@@ -11,7 +11,7 @@
  * machine's speed drifts by several percent within minutes): per block, then their mean. For context,
  * PyTorch's pipeline over its own bare step (pipeline_torch.py --bare before each PyTorch block). Last
  * line: one JSON object. `npm run bench -- pipeline 30 3 compare-writes` also times contraseg with
- * `--checkpoint-writes background` in the same run (the default, and the headline, is sync).
+ * `--checkpoint-writes sync` in the same run (the default, and the headline, is background).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { pythonExecutable, requirePytorchReference } from './lib/pytorch-referen
 requirePytorchReference(['torch', 'torchvision']);
 const steps = Number(process.argv[2] ?? 20);
 const warmup = Number(process.argv[3] ?? 3);
-/** A third argument `compare-writes` adds contraseg blocks with `--checkpoint-writes background` (the default is sync). */
+/** A third argument `compare-writes` adds contraseg blocks with `--checkpoint-writes sync` (the default is background). */
 const compareWrites = process.argv[4] === 'compare-writes';
 if (process.argv[4] !== undefined && !compareWrites) {
   console.error(`bench pipeline: unknown third argument '${process.argv[4]}' (expected compare-writes or nothing)`);
@@ -84,7 +84,7 @@ function bareStep(stage: Stage): StepFigures {
 }
 
 /** A contraseg block: each stage's bare step timed right before the stage's pipelined run. */
-function contrasegBlock(writes: 'sync' | 'background' = 'sync'): Block & { bare: Record<Stage, StepFigures> } {
+function contrasegBlock(writes: 'sync' | 'background' = 'background'): Block & { bare: Record<Stage, StepFigures> } {
   const dir = mkdtempSync(join(tmpdir(), 'contraseg-bench-pipeline-'));
   const flags = [...common, '--checkpoint-writes', writes];
   try {
@@ -124,14 +124,14 @@ function torchBlock(bare = false): Block {
 }
 
 // Order: contraseg, PyTorch, PyTorch, contraseg; each pipelined block preceded by its side's bare step. With
-// compare-writes: contraseg sync, contraseg background, PyTorch, PyTorch, contraseg background, contraseg sync.
+// compare-writes: contraseg, contraseg sync, PyTorch, PyTorch, contraseg sync, contraseg.
 const first = contrasegBlock();
-const backgroundFirst = compareWrites ? contrasegBlock('background') : undefined;
+const syncFirst = compareWrites ? contrasegBlock('sync') : undefined;
 const torchBare1 = torchBlock(true);
 const torch1 = torchBlock();
 const torchBare2 = torchBlock(true);
 const torch2 = torchBlock();
-const backgroundLast = compareWrites ? contrasegBlock('background') : undefined;
+const syncLast = compareWrites ? contrasegBlock('sync') : undefined;
 const last = contrasegBlock();
 const blocks = [first, torch1, torch2, last] as const;
 /** The median of the two blocks of a side (= their mean) for one statistic. */
@@ -154,15 +154,15 @@ const row = (stage: Stage) => {
   };
 };
 const rows = { pretrain: row('pretrain'), finetune: row('finetune') };
-/** With compare-writes: the background-writes blocks against the same PyTorch blocks. */
-const backgroundRow = (stage: Stage) => {
-  if (backgroundFirst === undefined || backgroundLast === undefined) return undefined;
-  const ours = pair(backgroundFirst, backgroundLast, stage, 'mean');
-  const overheads = [backgroundFirst, backgroundLast].map((block) => block[stage].mean / block.bare[stage].mean - 1);
+/** With compare-writes: the sync-writes blocks against the same PyTorch blocks. */
+const syncRow = (stage: Stage) => {
+  if (syncFirst === undefined || syncLast === undefined) return undefined;
+  const ours = pair(syncFirst, syncLast, stage, 'mean');
+  const overheads = [syncFirst, syncLast].map((block) => block[stage].mean / block.bare[stage].mean - 1);
   return { contrasegSeconds: ours, ratio: ours / rows[stage].pytorchSeconds, overhead: mean(overheads), blockOverheads: overheads,
-    blockSeconds: [backgroundFirst[stage].mean, backgroundLast[stage].mean] };
+    blockSeconds: [syncFirst[stage].mean, syncLast[stage].mean] };
 };
-const background = compareWrites ? { pretrain: backgroundRow('pretrain'), finetune: backgroundRow('finetune') } : undefined;
+const sync = compareWrites ? { pretrain: syncRow('pretrain'), finetune: syncRow('finetune') } : undefined;
 for (const stage of ['pretrain', 'finetune'] as const) {
   const r = rows[stage];
   console.log(`${stage}: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, PyTorch ${r.pytorchSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)} (means); ` +
@@ -171,14 +171,14 @@ for (const stage of ['pretrain', 'finetune'] as const) {
     `PyTorch's bare step ${r.pytorchBareSeconds.toFixed(3)} s, its pipeline overhead ${(100 * r.pytorchOverhead).toFixed(1)}%`);
 }
 for (const stage of ['pretrain', 'finetune'] as const) {
-  const r = background?.[stage];
+  const r = sync?.[stage];
   if (r !== undefined) {
-    console.log(`${stage} with --checkpoint-writes background: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)}, ` +
+    console.log(`${stage} with --checkpoint-writes sync: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)}, ` +
       `pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${r.blockOverheads.map((o) => `${(100 * o).toFixed(1)}%`).join(', ')})`);
   }
 }
 console.log(JSON.stringify({
-  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean', checkpointWrites: 'sync',
+  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean', checkpointWrites: 'background',
   pretrain: rows.pretrain, finetune: rows.finetune, ratio: Math.max(rows.pretrain.ratio, rows.finetune.ratio),
-  ...(background === undefined ? {} : { background }),
+  ...(sync === undefined ? {} : { sync }),
 }));

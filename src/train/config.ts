@@ -149,8 +149,8 @@ const runObject = z.object({
   threads: positiveInt.nullable().default(null),
   /** Write a checkpoint every N steps of a stage (and at its end). */
   checkpointEvery: positiveInt.default(100),
-  /** 'sync' (default: a kill loses at most one interval) or 'background' (see CHECKPOINT_WRITES). */
-  checkpointWrites: z.enum(CHECKPOINT_WRITES).default('sync'),
+  /** 'background' (default) or 'sync' (a kill loses at most one interval); see CHECKPOINT_WRITES. */
+  checkpointWrites: z.enum(CHECKPOINT_WRITES).default('background'),
   /** A metrics line every N steps. */
   logEvery: positiveInt.default(10),
   /**
