@@ -133,17 +133,19 @@ const torchBare2 = torchBlock(true);
 const torch2 = torchBlock();
 const syncLast = compareWrites ? contrasegBlock('sync') : undefined;
 const last = contrasegBlock();
-const blocks = [first, torch1, torch2, last] as const;
 /** The median of the two blocks of a side (= their mean) for one statistic. */
 const pair = (one: Block, two: Block, stage: Stage, statistic: keyof StepFigures): number => median([one[stage][statistic], two[stage][statistic]]);
+/** A pipelined block's mean step over the bare step timed just before it, minus 1. */
+const overheadOf = (piped: Block, bareBlock: Block, stage: Stage): number => piped[stage].mean / bareBlock[stage].mean - 1;
+const percents = (values: number[]): string => values.map((value) => `${(100 * value).toFixed(1)}%`).join(', ');
 const row = (stage: Stage) => {
   const ours = { mean: pair(first, last, stage, 'mean'), median: pair(first, last, stage, 'median') };
-  const theirs = { mean: pair(blocks[1], blocks[2], stage, 'mean'), median: pair(blocks[1], blocks[2], stage, 'median') };
+  const theirs = { mean: pair(torch1, torch2, stage, 'mean'), median: pair(torch1, torch2, stage, 'median') };
   const bare = { mean: pair(first.bare, last.bare, stage, 'mean'), median: pair(first.bare, last.bare, stage, 'median') };
   // The overhead of each contraseg block over the bare step timed just before it, then their mean.
-  const overheads = [first, last].map((block) => block[stage].mean / block.bare[stage].mean - 1);
+  const overheads = [first, last].map((block) => overheadOf(block, block.bare, stage));
   // For context (no target): PyTorch's pipeline over its own bare step, the same way.
-  const pytorchOverheads = [[torch1, torchBare1], [torch2, torchBare2]].map(([piped, bareBlock]) => (piped as Block)[stage].mean / (bareBlock as Block)[stage].mean - 1);
+  const pytorchOverheads = [overheadOf(torch1, torchBare1, stage), overheadOf(torch2, torchBare2, stage)];
   return {
     contrasegSeconds: ours.mean, pytorchSeconds: theirs.mean, ratio: ours.mean / theirs.mean, bareSeconds: bare.mean, overhead: mean(overheads),
     blockOverheads: overheads,
@@ -158,7 +160,7 @@ const rows = { pretrain: row('pretrain'), finetune: row('finetune') };
 const syncRow = (stage: Stage) => {
   if (syncFirst === undefined || syncLast === undefined) return undefined;
   const ours = pair(syncFirst, syncLast, stage, 'mean');
-  const overheads = [syncFirst, syncLast].map((block) => block[stage].mean / block.bare[stage].mean - 1);
+  const overheads = [syncFirst, syncLast].map((block) => overheadOf(block, block.bare, stage));
   return { contrasegSeconds: ours, ratio: ours / rows[stage].pytorchSeconds, overhead: mean(overheads), blockOverheads: overheads,
     blockSeconds: [syncFirst[stage].mean, syncLast[stage].mean] };
 };
@@ -167,14 +169,14 @@ for (const stage of ['pretrain', 'finetune'] as const) {
   const r = rows[stage];
   console.log(`${stage}: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, PyTorch ${r.pytorchSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)} (means); ` +
     `medians ${r.contrasegMedianSeconds.toFixed(3)} / ${r.pytorchMedianSeconds.toFixed(3)}, ratio ${r.medianRatio.toFixed(3)}; ` +
-    `bare step ${r.bareSeconds.toFixed(3)} s, pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${r.blockOverheads.map((o) => `${(100 * o).toFixed(1)}%`).join(', ')}); ` +
+    `bare step ${r.bareSeconds.toFixed(3)} s, pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${percents(r.blockOverheads)}); ` +
     `PyTorch's bare step ${r.pytorchBareSeconds.toFixed(3)} s, its pipeline overhead ${(100 * r.pytorchOverhead).toFixed(1)}%`);
 }
 for (const stage of ['pretrain', 'finetune'] as const) {
   const r = sync?.[stage];
   if (r !== undefined) {
     console.log(`${stage} with --checkpoint-writes sync: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)}, ` +
-      `pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${r.blockOverheads.map((o) => `${(100 * o).toFixed(1)}%`).join(', ')})`);
+      `pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${percents(r.blockOverheads)})`);
   }
 }
 console.log(JSON.stringify({

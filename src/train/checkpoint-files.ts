@@ -27,7 +27,7 @@ export interface CheckpointJob {
   readonly names: { readonly json: string; readonly tensors: string };
   /** Checkpoints of the series to keep, this one included. */
   readonly keep: number;
-  /** The safetensors file: its header (length prefix + JSON), then one chunk per tensor. */
+  /** The safetensors file: its header (length prefix + JSON), then the data (one chunk holding every tensor). */
   readonly header: Uint8Array;
   readonly tensors: readonly Uint8Array[];
   readonly meta: UnhashedMeta;

@@ -96,7 +96,7 @@ export function saveCheckpoint(runDir: string, name: string, content: Checkpoint
 
 /**
  * The part of a save that must happen while the training loop waits: checks the content, creates the
- * checkpoint directory, picks the save's file names, and copies the state once (each tensor into its own
+ * checkpoint directory, picks the save's file names, and copies the state once (every tensor into one data
  * buffer, the RNG state, the JSON fields). What it returns no longer refers to the model or optimiser:
  * training may go on while writeCheckpointFiles writes it. `reuse`: a previous snapshot's data buffer
  * (job.tensors[0].buffer), no longer in use, to copy into when its size fits (encodeSafetensorsParts).

@@ -68,8 +68,8 @@ for (const writes of CHECKPOINT_WRITES) {
       // RSS is a coarse check for native memory outside tensors (tensor handles are counted exactly above),
       // taken without V8's own heap (nativeBytes), which V8 grows lazily: with synchronous checkpoint writes
       // (the JS of hashing and writing on this thread) heapTotal rose from 28 to 59 MB over 900 steps and then
-      // stayed (measured 2026-12-03; rss - heapTotal flat within 4 MB from step 100), garbage V8 had not
-      // collected, not a leak. A leaked ArrayBuffer or native buffer is outside heapTotal and still counts.
+      // stayed (measured 2026-12-03 in local runs; rss - heapTotal flat within 4 MB from step 100; in CI it was
+      // not, see SYNC_SKIP). A leaked ArrayBuffer or native buffer is outside heapTotal and still counts.
       // The allocator and V8 warm up for ~200 contrastive steps (measured: +15 MB, then flat within 4 MB up
       // to step 600), so RSS is compared over the last steps of each stage, after the warm-up: 300 of
       // pretraining, 150 of fine-tuning. One leaked stage-sized buffer per step (the contrastive workspace or a
