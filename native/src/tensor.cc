@@ -314,6 +314,25 @@ CS_ENTRY(mallocMapsForTesting) {
 #endif
 }
 
+// mallocStats() -> { inUse, mapped, heap, free } in bytes, from glibc's mallinfo2 summed over every arena:
+// bytes in live malloc blocks (heap and mmapped), bytes in mmapped blocks, bytes the heaps hold from the
+// kernel, and free bytes inside them. A leak grows inUse; an allocator that keeps freed memory grows heap
+// and free but not inUse. null without glibc >= 2.33.
+CS_ENTRY(mallocStats) {
+  Napi::Env env = info.Env();
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 stats = mallinfo2();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("inUse", Napi::Number::New(env, static_cast<double>(stats.uordblks + stats.hblkhd)));
+  result.Set("mapped", Napi::Number::New(env, static_cast<double>(stats.hblkhd)));
+  result.Set("heap", Napi::Number::New(env, static_cast<double>(stats.arena)));
+  result.Set("free", Napi::Number::New(env, static_cast<double>(stats.fordblks)));
+  return result;
+#else
+  return env.Null();
+#endif
+}
+
 CS_ENTRY(hasMkldnn) { return Napi::Boolean::New(info.Env(), at::hasMKLDNN()); }
 
 void registerTensor(Napi::Env env, Napi::Object exports) {
@@ -355,6 +374,7 @@ void registerTensor(Napi::Env env, Napi::Object exports) {
   CS_EXPORT(env, exports, hasMkldnn);
   CS_EXPORT(env, exports, tuneAllocator);
   CS_EXPORT(env, exports, mallocMapsForTesting);
+  CS_EXPORT(env, exports, mallocStats);
 }
 
 }  // namespace cs

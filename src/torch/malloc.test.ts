@@ -48,3 +48,26 @@ describe('glibc malloc tuning', { skip: isGlibc ? false : 'glibc only' }, () => 
     assert.equal(result.aboveMapped, true, 'above 32 MiB glibc always maps');
   });
 });
+
+describe('mallocStats', { skip: isGlibc ? false : 'glibc only' }, () => {
+  it('counts a tensor of 4 MiB (heap) and one of 40 MiB (mmapped) in bytes in use until each is disposed', async () => {
+    const { native } = await import('./native.js');
+    const { zeros } = await import('./creation.js');
+    const stats = () => native.mallocStats() as { inUse: number; mapped: number; heap: number; free: number };
+    zeros([MIB]).dispose(); // first use: libtorch's and the addon's one-time allocations
+    for (const [elements, mapped] of [[MIB, false], [10 * MIB, true]] as const) {
+      const bytes = 4 * elements; // float32
+      const before = stats();
+      const tensor = zeros([elements]);
+      const during = stats();
+      tensor.dispose();
+      const after = stats();
+      // A float32 tensor's storage is one malloc block of its bytes (plus alignment: < 1 page) and the
+      // tensor's own small structs; nothing else allocates between the readings.
+      assert.ok(during.inUse - before.inUse >= bytes && during.inUse - before.inUse < bytes + 64 * 1024,
+        `${bytes} bytes allocated: in use went ${before.inUse} -> ${during.inUse}`);
+      assert.ok(Math.abs(after.inUse - before.inUse) < 64 * 1024, `disposed: in use went ${before.inUse} -> ${after.inUse}`);
+      assert.equal(during.mapped - before.mapped >= bytes, mapped, `mapped bytes went ${before.mapped} -> ${during.mapped}`);
+    }
+  });
+});

@@ -59,6 +59,7 @@ export interface NativeAddon {
   hasMkldnn(): boolean;
   tuneAllocator(mmapThreshold: number, trimThreshold: number): { mmapThreshold: number | null; trimThreshold: number | null };
   mallocMapsForTesting(bytes: number): boolean | null;
+  mallocStats(): { inUse: number; mapped: number; heap: number; free: number } | null;
   isGradOf(h: Handle, grad: Handle): boolean;
   externalMemory(): { tensors: number; isolate: number };
   foreignExternalForTesting(): Handle;
