@@ -11,7 +11,7 @@
  * machine's speed drifts by several percent within minutes): per block, then their mean. For context,
  * PyTorch's pipeline over its own bare step (pipeline_torch.py --bare before each PyTorch block). Last
  * line: one JSON object. `npm run bench -- pipeline 30 3 compare-writes` also times contraseg with
- * `--checkpoint-writes sync` in the same run (the default, and the headline, is background).
+ * `--checkpoint-writes background` in the same run (the default, and the headline, is sync).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +26,10 @@ import { pythonExecutable, requirePytorchReference } from './lib/pytorch-referen
 requirePytorchReference(['torch', 'torchvision']);
 const steps = Number(process.argv[2] ?? 20);
 const warmup = Number(process.argv[3] ?? 3);
-/** A third argument `compare-writes` adds contraseg blocks with `--checkpoint-writes sync` (the default is background). */
+/** The write mode timed as the headline (contraseg's default) and, with `compare-writes`, the other one. */
+const HEADLINE_WRITES = 'sync';
+const OTHER_WRITES = 'background';
+/** A third argument `compare-writes` adds contraseg blocks with `--checkpoint-writes background` (the default is sync). */
 const compareWrites = process.argv[4] === 'compare-writes';
 if (process.argv[4] !== undefined && !compareWrites) {
   console.error(`bench pipeline: unknown third argument '${process.argv[4]}' (expected compare-writes or nothing)`);
@@ -84,7 +87,7 @@ function bareStep(stage: Stage): StepFigures {
 }
 
 /** A contraseg block: each stage's bare step timed right before the stage's pipelined run. */
-function contrasegBlock(writes: 'sync' | 'background' = 'background'): Block & { bare: Record<Stage, StepFigures> } {
+function contrasegBlock(writes: 'sync' | 'background' = HEADLINE_WRITES): Block & { bare: Record<Stage, StepFigures> } {
   const dir = mkdtempSync(join(tmpdir(), 'contraseg-bench-pipeline-'));
   const flags = [...common, '--checkpoint-writes', writes];
   try {
@@ -124,14 +127,14 @@ function torchBlock(bare = false): Block {
 }
 
 // Order: contraseg, PyTorch, PyTorch, contraseg; each pipelined block preceded by its side's bare step. With
-// compare-writes: contraseg, contraseg sync, PyTorch, PyTorch, contraseg sync, contraseg.
+// compare-writes: contraseg, contraseg background, PyTorch, PyTorch, contraseg background, contraseg.
 const first = contrasegBlock();
-const syncFirst = compareWrites ? contrasegBlock('sync') : undefined;
+const otherFirst = compareWrites ? contrasegBlock(OTHER_WRITES) : undefined;
 const torchBare1 = torchBlock(true);
 const torch1 = torchBlock();
 const torchBare2 = torchBlock(true);
 const torch2 = torchBlock();
-const syncLast = compareWrites ? contrasegBlock('sync') : undefined;
+const otherLast = compareWrites ? contrasegBlock(OTHER_WRITES) : undefined;
 const last = contrasegBlock();
 /** The median of the two blocks of a side (= their mean) for one statistic. */
 const pair = (one: Block, two: Block, stage: Stage, statistic: keyof StepFigures): number => median([one[stage][statistic], two[stage][statistic]]);
@@ -156,15 +159,15 @@ const row = (stage: Stage) => {
   };
 };
 const rows = { pretrain: row('pretrain'), finetune: row('finetune') };
-/** With compare-writes: the sync-writes blocks against the same PyTorch blocks. */
-const syncRow = (stage: Stage) => {
-  if (syncFirst === undefined || syncLast === undefined) return undefined;
-  const ours = pair(syncFirst, syncLast, stage, 'mean');
-  const overheads = [syncFirst, syncLast].map((block) => overheadOf(block, block.bare, stage));
+/** With compare-writes: the background-writes blocks against the same PyTorch blocks. */
+const otherRow = (stage: Stage) => {
+  if (otherFirst === undefined || otherLast === undefined) return undefined;
+  const ours = pair(otherFirst, otherLast, stage, 'mean');
+  const overheads = [otherFirst, otherLast].map((block) => overheadOf(block, block.bare, stage));
   return { contrasegSeconds: ours, ratio: ours / rows[stage].pytorchSeconds, overhead: mean(overheads), blockOverheads: overheads,
-    blockSeconds: [syncFirst[stage].mean, syncLast[stage].mean] };
+    blockSeconds: [otherFirst[stage].mean, otherLast[stage].mean] };
 };
-const sync = compareWrites ? { pretrain: syncRow('pretrain'), finetune: syncRow('finetune') } : undefined;
+const other = compareWrites ? { pretrain: otherRow('pretrain'), finetune: otherRow('finetune') } : undefined;
 for (const stage of ['pretrain', 'finetune'] as const) {
   const r = rows[stage];
   console.log(`${stage}: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, PyTorch ${r.pytorchSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)} (means); ` +
@@ -173,14 +176,14 @@ for (const stage of ['pretrain', 'finetune'] as const) {
     `PyTorch's bare step ${r.pytorchBareSeconds.toFixed(3)} s, its pipeline overhead ${(100 * r.pytorchOverhead).toFixed(1)}%`);
 }
 for (const stage of ['pretrain', 'finetune'] as const) {
-  const r = sync?.[stage];
+  const r = other?.[stage];
   if (r !== undefined) {
-    console.log(`${stage} with --checkpoint-writes sync: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)}, ` +
+    console.log(`${stage} with --checkpoint-writes ${OTHER_WRITES}: contraseg ${r.contrasegSeconds.toFixed(3)} s/step, ratio ${r.ratio.toFixed(3)}, ` +
       `pipeline overhead ${(100 * r.overhead).toFixed(1)}% (blocks: ${percents(r.blockOverheads)})`);
   }
 }
 console.log(JSON.stringify({
-  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean', checkpointWrites: 'background',
+  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean', checkpointWrites: HEADLINE_WRITES,
   pretrain: rows.pretrain, finetune: rows.finetune, ratio: Math.max(rows.pretrain.ratio, rows.finetune.ratio),
-  ...(sync === undefined ? {} : { sync }),
+  ...(other === undefined ? {} : { [OTHER_WRITES]: other }),
 }));

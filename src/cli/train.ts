@@ -103,7 +103,7 @@ function buildCommand(name: TrainOptions['command']): Command {
     .option('--workers <n>', 'image decoding threads', number)
     .option('--eval-every <n>', 'val evaluation every n fine-tuning steps (0: at the end)', number)
     .option('--checkpoint-every <n>', 'checkpoint every n steps', number)
-    .addOption(new Option('--checkpoint-writes <mode>', 'sync: a kill loses at most one interval; background: a thread writes while training goes on (up to two intervals lost)').choices([...CHECKPOINT_WRITES]))
+    .addOption(new Option('--checkpoint-writes <mode>', 'sync (the default): a kill loses at most one interval; background: a thread writes while training goes on (up to two intervals lost)').choices([...CHECKPOINT_WRITES]))
     .addOption(new Option('--nan-policy <policy>', 'a NaN/Inf loss or gradient: stop the run, or skip that update').choices([...NAN_POLICIES]))
     .option('--baseline', 'also train the cross-entropy baseline with the same labels and total steps')
     .option('--no-baseline', 'do not train the baseline (even if the preset does)')

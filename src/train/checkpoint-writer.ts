@@ -61,7 +61,7 @@ export interface CheckpointSink {
 
 /**
  * The same interface over saveCheckpoint: every save is durable before save() returns (config
- * checkpointWrites 'sync'; the default is 'background'), so a kill loses at most one checkpoint interval.
+ * checkpointWrites 'sync', the default), so a kill loses at most one checkpoint interval.
  */
 export class SyncCheckpointWriter implements CheckpointSink {
   /** The last save's data buffer: the next save of the same model copies into it instead of allocating. */

@@ -127,7 +127,7 @@ export const NAN_POLICIES = ['stop', 'skip'] as const;
 export type NanPolicy = (typeof NAN_POLICIES)[number];
 
 /**
- * How checkpoints reach the disk (runSchema.checkpointWrites). 'sync': the training loop writes each one
+ * How checkpoints reach the disk (runSchema.checkpointWrites). 'sync' (the default): the training loop writes each one
  * (hash, temp file, fsync, rename) before its next step, so a kill loses at most one checkpoint interval.
  * 'background': the loop copies the state and trains on while a writer thread writes it; faster where a
  * core is free, but a kill can then lose the interval plus the steps run while the last write was in
@@ -149,8 +149,8 @@ const runObject = z.object({
   threads: positiveInt.nullable().default(null),
   /** Write a checkpoint every N steps of a stage (and at its end). */
   checkpointEvery: positiveInt.default(100),
-  /** 'background' (default) or 'sync' (a kill loses at most one interval); see CHECKPOINT_WRITES. */
-  checkpointWrites: z.enum(CHECKPOINT_WRITES).default('background'),
+  /** 'sync' (default: a kill loses at most one interval) or 'background'; see CHECKPOINT_WRITES. */
+  checkpointWrites: z.enum(CHECKPOINT_WRITES).default('sync'),
   /** A metrics line every N steps. */
   logEvery: positiveInt.default(10),
   /**
