@@ -1,5 +1,5 @@
 /**
- * npm run bench -- pipeline [steps=20] [warmup=3]: seconds per step of `contraseg pretrain` and
+ * npm run bench -- pipeline [steps=20] [warmup=3] [compare-writes] [rounds=N]: seconds per step of `contraseg pretrain` and
  * `contraseg finetune` on the bundled CamVid (loader, augmentation, distortions, a metrics line per step
  * and a checkpoint every 10 steps included) against bench/pipeline_torch.py (torch DataLoader, torchvision
  * transforms, the same network, loss, optimiser, schedule, metrics line and durable checkpoints), 2
@@ -29,10 +29,17 @@ const warmup = Number(process.argv[3] ?? 3);
 /** The write mode timed as the headline (contraseg's default) and, with `compare-writes`, the other one. */
 const HEADLINE_WRITES = 'sync';
 const OTHER_WRITES = 'background';
-/** A third argument `compare-writes` adds contraseg blocks with `--checkpoint-writes background` (the default is sync). */
-const compareWrites = process.argv[4] === 'compare-writes';
-if (process.argv[4] !== undefined && !compareWrites) {
-  console.error(`bench pipeline: unknown third argument '${process.argv[4]}' (expected compare-writes or nothing)`);
+/**
+ * Further arguments: `compare-writes` adds contraseg blocks with `--checkpoint-writes background` (the default
+ * is sync); `rounds=N` (default 1) repeats the block order N times, so that the machine's drift averages out.
+ */
+const extra = process.argv.slice(4);
+const compareWrites = extra.includes('compare-writes');
+const roundsArg = extra.find((arg) => arg.startsWith('rounds='));
+const rounds = roundsArg === undefined ? 1 : Number(roundsArg.slice('rounds='.length));
+const unknown = extra.filter((arg) => arg !== 'compare-writes' && arg !== roundsArg);
+if (unknown.length > 0 || !Number.isInteger(rounds) || rounds < 1) {
+  console.error(`bench pipeline: unexpected argument(s) ${JSON.stringify(unknown.length > 0 ? unknown : [roundsArg])} (expected compare-writes and/or rounds=N, N >= 1)`);
   process.exit(2);
 }
 const THREADS = 2;
@@ -126,46 +133,54 @@ function torchBlock(bare = false): Block {
   return { pretrain: pick('pretrain'), finetune: pick('finetune') };
 }
 
-// Order: contraseg, PyTorch, PyTorch, contraseg; each pipelined block preceded by its side's bare step. With
-// compare-writes: contraseg, contraseg background, PyTorch, PyTorch, contraseg background, contraseg.
-const first = contrasegBlock();
-const otherFirst = compareWrites ? contrasegBlock(OTHER_WRITES) : undefined;
-const torchBare1 = torchBlock(true);
-const torch1 = torchBlock();
-const torchBare2 = torchBlock(true);
-const torch2 = torchBlock();
-const otherLast = compareWrites ? contrasegBlock(OTHER_WRITES) : undefined;
-const last = contrasegBlock();
-/** The median of the two blocks of a side (= their mean) for one statistic. */
-const pair = (one: Block, two: Block, stage: Stage, statistic: keyof StepFigures): number => median([one[stage][statistic], two[stage][statistic]]);
+// Order per round: contraseg, PyTorch, PyTorch, contraseg; each pipelined block preceded by its side's bare
+// step. With compare-writes: contraseg, contraseg background, PyTorch, PyTorch, contraseg background, contraseg.
+type ContrasegBlock = ReturnType<typeof contrasegBlock>;
+const ours: ContrasegBlock[] = [];
+const others: ContrasegBlock[] = [];
+const torchPairs: Array<{ bare: Block; piped: Block }> = [];
+for (let round = 0; round < rounds; round += 1) {
+  ours.push(contrasegBlock());
+  if (compareWrites) others.push(contrasegBlock(OTHER_WRITES));
+  for (let i = 0; i < 2; i += 1) {
+    const bare = torchBlock(true);
+    torchPairs.push({ bare, piped: torchBlock() });
+  }
+  if (compareWrites) others.push(contrasegBlock(OTHER_WRITES));
+  ours.push(contrasegBlock());
+}
+/** The mean over blocks of one statistic of one stage. */
+const across = (blocks: Block[], stage: Stage, statistic: keyof StepFigures): number => mean(blocks.map((block) => block[stage][statistic]));
 /** A pipelined block's mean step over the bare step timed just before it, minus 1. */
 const overheadOf = (piped: Block, bareBlock: Block, stage: Stage): number => piped[stage].mean / bareBlock[stage].mean - 1;
 const percents = (values: number[]): string => values.map((value) => `${(100 * value).toFixed(1)}%`).join(', ');
+const torchPiped = torchPairs.map((pair) => pair.piped);
 const row = (stage: Stage) => {
-  const ours = { mean: pair(first, last, stage, 'mean'), median: pair(first, last, stage, 'median') };
-  const theirs = { mean: pair(torch1, torch2, stage, 'mean'), median: pair(torch1, torch2, stage, 'median') };
-  const bare = { mean: pair(first.bare, last.bare, stage, 'mean'), median: pair(first.bare, last.bare, stage, 'median') };
+  const mine = { mean: across(ours, stage, 'mean'), median: across(ours, stage, 'median') };
+  const theirs = { mean: across(torchPiped, stage, 'mean'), median: across(torchPiped, stage, 'median') };
+  const bares = ours.map((block) => block.bare);
+  const bare = { mean: across(bares, stage, 'mean'), median: across(bares, stage, 'median') };
   // The overhead of each contraseg block over the bare step timed just before it, then their mean.
-  const overheads = [first, last].map((block) => overheadOf(block, block.bare, stage));
+  const overheads = ours.map((block) => overheadOf(block, block.bare, stage));
   // For context (no target): PyTorch's pipeline over its own bare step, the same way.
-  const pytorchOverheads = [overheadOf(torch1, torchBare1, stage), overheadOf(torch2, torchBare2, stage)];
+  const pytorchOverheads = torchPairs.map((pair) => overheadOf(pair.piped, pair.bare, stage));
   return {
-    contrasegSeconds: ours.mean, pytorchSeconds: theirs.mean, ratio: ours.mean / theirs.mean, bareSeconds: bare.mean, overhead: mean(overheads),
+    contrasegSeconds: mine.mean, pytorchSeconds: theirs.mean, ratio: mine.mean / theirs.mean, bareSeconds: bare.mean, overhead: mean(overheads),
     blockOverheads: overheads,
-    blockSeconds: { contraseg: [first[stage].mean, last[stage].mean], bare: [first.bare[stage].mean, last.bare[stage].mean],
-      pytorch: [torch1[stage].mean, torch2[stage].mean], pytorchBare: [torchBare1[stage].mean, torchBare2[stage].mean] },
-    pytorchBareSeconds: pair(torchBare1, torchBare2, stage, 'mean'), pytorchOverhead: mean(pytorchOverheads),
-    contrasegMedianSeconds: ours.median, pytorchMedianSeconds: theirs.median, medianRatio: ours.median / theirs.median, bareMedianSeconds: bare.median,
+    blockSeconds: { contraseg: ours.map((block) => block[stage].mean), bare: bares.map((block) => block[stage].mean),
+      pytorch: torchPiped.map((block) => block[stage].mean), pytorchBare: torchPairs.map((pair) => pair.bare[stage].mean) },
+    pytorchBareSeconds: mean(torchPairs.map((pair) => pair.bare[stage].mean)), pytorchOverhead: mean(pytorchOverheads),
+    contrasegMedianSeconds: mine.median, pytorchMedianSeconds: theirs.median, medianRatio: mine.median / theirs.median, bareMedianSeconds: bare.median,
   };
 };
 const rows = { pretrain: row('pretrain'), finetune: row('finetune') };
 /** With compare-writes: the background-writes blocks against the same PyTorch blocks. */
 const otherRow = (stage: Stage) => {
-  if (otherFirst === undefined || otherLast === undefined) return undefined;
-  const ours = pair(otherFirst, otherLast, stage, 'mean');
-  const overheads = [otherFirst, otherLast].map((block) => overheadOf(block, block.bare, stage));
-  return { contrasegSeconds: ours, ratio: ours / rows[stage].pytorchSeconds, overhead: mean(overheads), blockOverheads: overheads,
-    blockSeconds: [otherFirst[stage].mean, otherLast[stage].mean] };
+  if (others.length === 0) return undefined;
+  const seconds = across(others, stage, 'mean');
+  const overheads = others.map((block) => overheadOf(block, block.bare, stage));
+  return { contrasegSeconds: seconds, ratio: seconds / rows[stage].pytorchSeconds, overhead: mean(overheads), blockOverheads: overheads,
+    blockSeconds: others.map((block) => block[stage].mean) };
 };
 const other = compareWrites ? { pretrain: otherRow('pretrain'), finetune: otherRow('finetune') } : undefined;
 for (const stage of ['pretrain', 'finetune'] as const) {
@@ -183,7 +198,7 @@ for (const stage of ['pretrain', 'finetune'] as const) {
   }
 }
 console.log(JSON.stringify({
-  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean', checkpointWrites: HEADLINE_WRITES,
+  bench: 'pipeline', steps, warmup, threads: THREADS, workers: WORKERS, statistic: 'mean', rounds, checkpointWrites: HEADLINE_WRITES,
   pretrain: rows.pretrain, finetune: rows.finetune, ratio: Math.max(rows.pretrain.ratio, rows.finetune.ratio),
   ...(other === undefined ? {} : { [OTHER_WRITES]: other }),
 }));
