@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sharedDataFolder } from '../src/data/fixtures.js';
+import { CHECKPOINT_WRITES, parseRunConfig, type CheckpointWrites } from '../src/train/config.js';
 import { readMetrics } from '../src/train/run-dir.js';
 import { mean, median } from './lib/paired.js';
 import { pythonExecutable, requirePytorchReference } from './lib/pytorch-reference.js';
@@ -26,9 +27,9 @@ import { pythonExecutable, requirePytorchReference } from './lib/pytorch-referen
 requirePytorchReference(['torch', 'torchvision']);
 const steps = Number(process.argv[2] ?? 20);
 const warmup = Number(process.argv[3] ?? 3);
-/** The write mode timed as the headline (contraseg's default) and, with `compare-writes`, the other one. */
-const HEADLINE_WRITES = 'sync';
-const OTHER_WRITES = 'background';
+/** The write mode timed as the headline (contraseg's default, read from the config schema) and, with `compare-writes`, the other one. */
+const HEADLINE_WRITES: CheckpointWrites = parseRunConfig({ data: { kind: 'camvid', root: '.' } }).checkpointWrites;
+const OTHER_WRITES = CHECKPOINT_WRITES.find((mode) => mode !== HEADLINE_WRITES) as CheckpointWrites;
 /**
  * Further arguments: `compare-writes` adds contraseg blocks with `--checkpoint-writes background` (the default
  * is sync); `rounds=N` (default 1) repeats the block order N times, so that the machine's drift averages out.
@@ -94,7 +95,7 @@ function bareStep(stage: Stage): StepFigures {
 }
 
 /** A contraseg block: each stage's bare step timed right before the stage's pipelined run. */
-function contrasegBlock(writes: 'sync' | 'background' = HEADLINE_WRITES): Block & { bare: Record<Stage, StepFigures> } {
+function contrasegBlock(writes: CheckpointWrites = HEADLINE_WRITES): Block & { bare: Record<Stage, StepFigures> } {
   const dir = mkdtempSync(join(tmpdir(), 'contraseg-bench-pipeline-'));
   const flags = [...common, '--checkpoint-writes', writes];
   try {

@@ -297,12 +297,19 @@ CS_ENTRY(tuneAllocator) {
   return result;
 }
 
+// mallinfo2 (glibc >= 2.33), which mallocMapsForTesting and mallocStats read.
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#define CS_HAS_MALLINFO2 1
+#else
+#define CS_HAS_MALLINFO2 0
+#endif
+
 // mallocMapsForTesting(bytes): whether glibc serves a malloc of `bytes` with its own mmap (true) or from
 // the heap (false): it allocates, compares mallinfo2's mmapped bytes, and frees. null without glibc.
 CS_ENTRY(mallocMapsForTesting) {
   const int64_t bytes = toInt(info[0], "bytes");
   if (bytes <= 0) throw makeError(info.Env(), "mallocMapsForTesting: expected a positive size");
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#if CS_HAS_MALLINFO2
   const size_t before = mallinfo2().hblkhd;
   void* block = std::malloc(static_cast<size_t>(bytes));
   if (block == nullptr) throw makeError(info.Env(), "mallocMapsForTesting: out of memory");
@@ -320,7 +327,7 @@ CS_ENTRY(mallocMapsForTesting) {
 // and free but not inUse. null without glibc >= 2.33.
 CS_ENTRY(mallocStats) {
   Napi::Env env = info.Env();
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#if CS_HAS_MALLINFO2
   const struct mallinfo2 stats = mallinfo2();
   Napi::Object result = Napi::Object::New(env);
   result.Set("inUse", Napi::Number::New(env, static_cast<double>(stats.uordblks + stats.hblkhd)));

@@ -28,9 +28,12 @@ function nativeBytes(): number {
   return usage.rss - usage.heapTotal;
 }
 
-/** Bytes in live malloc blocks (mallinfo2 over every arena), or null without glibc >= 2.33. */
-function mallocInUse(): number | null {
-  return native.mallocStats()?.inUse ?? null;
+/** Whether malloc's bytes in use can be read (mallinfo2: glibc >= 2.33). */
+const hasMallocStats = native.mallocStats() !== null;
+
+/** Bytes in live malloc blocks (mallinfo2 over every arena); NaN where they cannot be read. */
+function mallocInUse(): number {
+  return native.mallocStats()?.inUse ?? Number.NaN;
 }
 
 for (const writes of CHECKPOINT_WRITES) {
@@ -55,7 +58,7 @@ for (const writes of CHECKPOINT_WRITES) {
     const before = liveTensorCount();
     await runTraining({
       config, runDir: join(folder.path, `run-${writes}`), resume: false, stages: 'both',
-      events: { onStep: (record) => { counts[record.stage]?.push(liveTensorCount()); rss[record.stage]?.push(nativeBytes()); inUse[record.stage]?.push(mallocInUse() ?? Number.NaN); } },
+      events: { onStep: (record) => { counts[record.stage]?.push(liveTensorCount()); rss[record.stage]?.push(nativeBytes()); inUse[record.stage]?.push(mallocInUse()); } },
     });
     assert.equal(liveTensorCount(), before);
     for (const stage of ['pretrain', 'finetune']) {
@@ -72,15 +75,15 @@ for (const writes of CHECKPOINT_WRITES) {
       //   of collected tensor wrappers; when it did not, this rose ~25 kB per step (2026-12-03, sync writes).
       // - RSS without V8's heap (nativeBytes), which V8 grows lazily (sync writes: heapTotal 28 -> 59 MB over
       //   900 steps, then flat; the background writer thread's own heap is in RSS): a leaked ArrayBuffer, mmap or
-      //   malloc block counts here. What a non-leaking run
-      //   shows is not a per-step trend but the allocator holding a few 1.6 MB checkpoint snapshots at times.
+      //   malloc block counts here. What a non-leaking run shows is not a per-step trend but the allocator
+      //   holding a few 1.6 MB checkpoint snapshots at times.
       // The trend, not two single samples: the least-squares slope over the window times its length, which the
       // allocator's ups and downs of a few MB move little (3 runs of steps 200-500: last minus first 9.4, -0.3,
       // 9.6 MB, slope 4.0, -2.3, 2.3 MB); a steady leak moves both alike.
       const window = 300;
       const bound = (2 / 3) * window * 50e3;
       const measures: Array<[string, number[]]> = [['RSS outside the JS heap', rss[stage] as number[]]];
-      if (mallocInUse() !== null) measures.push(["malloc's bytes in use", inUse[stage] as number[]]);
+      if (hasMallocStats) measures.push(["malloc's bytes in use", inUse[stage] as number[]]);
       for (const [what, memory] of measures) {
         const growth = trend(memory.slice(-window)) * window;
         t.diagnostic(`${stage}: ${what}: ${(growth / 2 ** 20).toFixed(2)} MB over the last ${window} steps (bound ${(bound / 2 ** 20).toFixed(1)} MB)`);

@@ -3,9 +3,9 @@
  * number of steps, or while a checkpoint is being written, made slow on purpose with the test-only
  * CONTRASEG_TEST_SLOW_CHECKPOINT_MS), resumed each time with --resume, it must always find its last
  * completed checkpoint intact, lose no more than its bound, and end with the very weights of an
- * uninterrupted run. The bound depends on checkpointWrites: 'sync' loses at most one
+ * uninterrupted run. The bound depends on checkpointWrites: 'sync' (the default) loses at most one
  * checkpoint interval (the last step logged is at most the next save point after the latest durable
- * checkpoint); 'background' (the default, checkpoint-writer.ts) one interval plus the steps run while the last write was
+ * checkpoint); 'background' (checkpoint-writer.ts) one interval plus the steps run while the last write was
  * in flight (up to the second save point, or the end of the stage if that comes first). Both modes are
  * killed 22 times. SIGINT and SIGTERM finish the step, save, exit 130 / 143, and resume exactly.
  */
