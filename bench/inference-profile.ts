@@ -9,15 +9,13 @@
  * object (`ratio` = wasm / node time at 2 threads, as in the inference bench).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../src/data/batch.js';
-import { launchChromium } from '../src/deploy/browser-harness.js';
 import { exportOnnx } from '../src/deploy/export.js';
 import { classTable, perturbedModel } from '../src/deploy/parity-fixture.js';
-import { startServer } from '../src/deploy/server.js';
 import type { BackboneKind } from '../src/models/config.js';
 import { median, round } from './lib/paired.js';
 import { pythonExecutable, requirePytorchReference } from './lib/pytorch-reference.js';
@@ -67,41 +65,16 @@ async function nodeProfile(onnx: Uint8Array, input: Float32Array, folder: string
   return JSON.parse(readFileSync(join(folder, file), 'utf8')) as ProfileEvent[];
 }
 
-/** onnxruntime-web (wasm, 1 thread) with profiling on; the profile comes back as console lines of the page. */
+/** onnxruntime-web (wasm, 1 thread) with profiling on: the set-up's pass and PASSES more, like nodeProfile. */
 async function webProfile(onnx: Uint8Array, input: Float32Array, folder: string): Promise<ProfileEvent[]> {
-  const webRoot = join(folder, 'web-profile');
-  mkdirSync(webRoot);
-  writeFileSync(join(webRoot, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>profile</title></head><body></body></html>\n');
-  const unused = { segment: () => { throw new Error('the profile bench does not POST /segment'); } };
-  const server = await startServer({ modelBytes: onnx, modelName: 'bench.onnx', segmenter: unused, classNames: [], host: '127.0.0.1', port: 0, webRoot });
-  const context = await launchChromium(join(folder, 'profile-chromium'), 'cpu');
+  const sub = join(folder, 'profile');
+  mkdirSync(sub);
+  const web = await browserSide(onnx, input, dims, 1, sub, 'wasm', true);
   try {
-    const page = await context.newPage();
-    const lines: string[] = [];
-    page.on('console', (message) => lines.push(message.text()));
-    await page.goto(`${server.url}/`, { waitUntil: 'load' });
-    await page.evaluate(`(async () => {
-      const ort = await import(new URL('/ort/ort.webgpu.min.mjs', location.href).href);
-      ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
-      ort.env.wasm.numThreads = 1;
-      const bytes = new Uint8Array(await (await fetch('/model.onnx')).arrayBuffer());
-      const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', enableProfiling: true });
-      const raw = atob(${JSON.stringify(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('base64'))});
-      const input = new Float32Array(raw.length / 4);
-      const view = new Uint8Array(input.buffer);
-      for (let index = 0; index < raw.length; index++) view[index] = raw.charCodeAt(index);
-      const feeds = { image: new ort.Tensor('float32', input, ${JSON.stringify(dims)}) };
-      for (let pass = 0; pass <= ${PASSES}; pass++) await session.run(feeds);
-      session.endProfiling();
-    })()`);
-    // endProfiling prints the chrome-trace JSON a line at a time: '[', one event per line, ']'
-    const start = lines.findIndex((line) => line.trim() === '[');
-    const end = lines.findIndex((line, index) => index > start && line.trim() === ']');
-    if (start < 0 || end < 0) throw new Error(`onnxruntime-web printed no profile (console: ${lines.slice(0, 3).join(' | ').slice(0, 300)})`);
-    return JSON.parse(lines.slice(start, end + 1).join('\n')) as ProfileEvent[];
+    await web.runBlock(PASSES);
+    return await web.endProfiling() as ProfileEvent[];
   } finally {
-    await context.close();
-    await server.close();
+    await web.close();
   }
 }
 

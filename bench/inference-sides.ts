@@ -137,10 +137,11 @@ export interface BrowserInfo {
  * make the page cross-origin isolated, so wasm threads are available), the same ort bundle as web/app.js
  * (ort.webgpu.min.mjs), one execution provider: `wasm` (`threads` wasm threads, chromium without GPU) or
  * `webgpu` (chromium with SwiftShader's WebGPU adapter; shape ops stay on ort's CPU provider as in the page).
- * The set-up runs one pass (the checksum), which is also the side's first warm-up.
+ * The set-up runs one pass (the checksum), which is also the side's first warm-up. With `profile`, the session
+ * profiles every pass from the set-up's on (`enableProfiling`), and endProfiling() returns the profile's events.
  */
-export async function browserSide(onnx: Uint8Array, input: Float32Array, dims: number[], threads: number, folder: string, backend: WebBackend):
-  Promise<InferenceSide & { info: BrowserInfo; checksum: { sum: number; absSum: number } }> {
+export async function browserSide(onnx: Uint8Array, input: Float32Array, dims: number[], threads: number, folder: string, backend: WebBackend,
+  profile = false): Promise<InferenceSide & { info: BrowserInfo; checksum: { sum: number; absSum: number }; endProfiling(): Promise<unknown[]> }> {
   const webRoot = join(folder, `web-${backend}`);
   mkdirSync(webRoot);
   writeFileSync(join(webRoot, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>contraseg inference bench</title></head><body></body></html>\n');
@@ -150,19 +151,32 @@ export async function browserSide(onnx: Uint8Array, input: Float32Array, dims: n
   try {
     context = await launchChromium(join(folder, `profile-${backend}`), backend === 'wasm' ? 'cpu' : 'swiftshader-webgpu');
     const page = await context.newPage();
+    const consoleLines: string[] = [];
+    page.on('console', (message) => consoleLines.push(message.text()));
     await page.goto(`${server.url}/`, { waitUntil: 'load' });
     const adapter = backend === 'webgpu' ? await webgpuAdapter(page) : null;
     if (backend === 'webgpu' && adapter === null) {
       throw new Error(`chromium offers no WebGPU adapter with ${chromiumArgs('swiftshader-webgpu').join(' ')}; run the bench with --no-webgpu`);
     }
     const inputBase64 = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('base64');
-    const setup = await inPage<{ info: Omit<BrowserInfo, 'adapter'>; checksum: { sum: number; absSum: number } }>(page, SET_UP_SESSION, { threads, dims, inputBase64, backend });
+    const setup = await inPage<{ info: Omit<BrowserInfo, 'adapter'>; checksum: { sum: number; absSum: number } }>(page, SET_UP_SESSION, { threads, dims, inputBase64, backend, profile });
     const ownContext = context;
     return {
       name: webSideName(backend),
       info: { ...setup.info, adapter },
       checksum: setup.checksum,
       runBlock: (count) => inPage<number[]>(page, RUN_BLOCK, count),
+      async endProfiling() {
+        if (!profile) throw new Error('endProfiling: the browser side was set up without profile');
+        const from = consoleLines.length;
+        await inPage<void>(page, END_PROFILING, null);
+        // ort-web prints the chrome-trace JSON to the console a line at a time: '[', one event per line, ']'
+        const lines = consoleLines.slice(from);
+        const start = lines.findIndex((line) => line.trim() === '[');
+        const end = lines.findIndex((line, index) => index > start && line.trim() === ']');
+        if (start < 0 || end < 0) throw new Error(`onnxruntime-web printed no profile (console: ${lines.slice(0, 3).join(' | ').slice(0, 300)})`);
+        return JSON.parse(lines.slice(start, end + 1).join('\n')) as unknown[];
+      },
       async close() {
         await ownContext.close();
         await server.close();
@@ -179,12 +193,12 @@ export async function browserSide(onnx: Uint8Array, input: Float32Array, dims: n
  * Runs in the page (plain JS: a TypeScript function handed to page.evaluate would carry the transpiler's
  * helpers): imports ort, creates the session on `backend`, runs one pass and returns checksums of its logits.
  */
-const SET_UP_SESSION = `async ({ threads, dims, inputBase64, backend }) => {
+const SET_UP_SESSION = `async ({ threads, dims, inputBase64, backend, profile }) => {
   const ort = await import(new URL('/ort/ort.webgpu.min.mjs', location.href).href);
   ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
   ort.env.wasm.numThreads = threads;
   const modelBytes = new Uint8Array(await (await fetch('/model.onnx')).arrayBuffer());
-  const session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend], graphOptimizationLevel: 'all', enableProfiling: profile });
   const raw = atob(inputBase64);
   const bytes = new Uint8Array(raw.length);
   for (let index = 0; index < raw.length; index++) bytes[index] = raw.charCodeAt(index);
@@ -209,6 +223,9 @@ const RUN_BLOCK = `async (count) => {
   }
   return times;
 }`;
+
+/** Runs in the page: ends the session's profiling (ort-web prints the profile to the console). */
+const END_PROFILING = `async () => { globalThis.bench.session.endProfiling(); }`;
 
 /** Calls one of the page scripts above with a JSON argument. */
 function inPage<T>(page: Page, script: string, argument: unknown): Promise<T> {

@@ -1,10 +1,11 @@
 /**
- * npm run bench -- pipeline [steps=20] [warmup=3] [compare-writes] [rounds=N] [every=N] [stages=S]: seconds per step of `contraseg pretrain`
- * and `contraseg finetune` on the bundled CamVid (loader, augmentation, distortions, a metrics line per step
- * and a checkpoint every 10 steps included: `every=N` sets that interval on both sides; 10 is ten times the CLI's
- * default of 100, a stress setting that lets a short run include saves; `pipeline 100 3 every=100` times the
- * default) against bench/pipeline_torch.py (torch DataLoader, torchvision transforms, the same network, loss,
- * optimiser, schedule, metrics line and durable checkpoints), 2 threads and 1 loader worker each, same run, in blocks ordered contraseg, PyTorch, PyTorch, contraseg.
+ * npm run bench -- pipeline [steps=20] [warmup=3] [compare-writes] [rounds=N] [every=N] [stages=S]: seconds per
+ * step of `contraseg pretrain` and `contraseg finetune` on the bundled CamVid (loader, augmentation, distortions,
+ * a metrics line per step and a checkpoint every 10 steps included: `every=N` sets that interval on both sides;
+ * 10 is ten times the CLI's default of 100, a stress setting that lets a short run include saves; `pipeline 100 3
+ * every=100` times the default) against bench/pipeline_torch.py (torch DataLoader, torchvision transforms, the
+ * same network, loss, optimiser, schedule, metrics line and durable checkpoints), 2 threads and 1 loader worker
+ * each, same run, in blocks ordered contraseg, PyTorch, PyTorch, contraseg.
  * Seconds per step are the mean over the timed steps (the steps that write a checkpoint count: the issue
  * asks for steps per second with checkpointing included; a median would drop them), the medians are
  * printed beside. Also the pipeline's overhead over the bare training step (the same step on a fixed
@@ -94,6 +95,9 @@ const common = ['--root', root, '--threads', String(THREADS), '--workers', Strin
 /** Figures of the timed stages (STAGES) of one block. */
 type Block = Partial<Record<Stage, StepFigures>>;
 
+/** Whether a stage is timed (in STAGES). */
+const timed = (stage: Stage): boolean => STAGES.includes(stage);
+
 /** A timed stage's figures (present for every stage in STAGES). */
 function figuresFor(block: Block, stage: Stage): StepFigures {
   const figures = block[stage];
@@ -120,7 +124,6 @@ function contrasegBlock(writes: CheckpointWrites = HEADLINE_WRITES): Block & { b
   const flags = [...common, '--checkpoint-writes', writes];
   try {
     const bare: Block = {};
-    const timed = (stage: Stage): boolean => STAGES.includes(stage);
     if (timed('pretrain')) bare.pretrain = bareStep('pretrain');
     run(['pretrain', '--preset', 'camvid-quick', ...flags, '--pretrain-steps', String(timed('pretrain') ? steps + warmup : 1), '--out', join(dir, 'stage1')]);
     if (timed('finetune')) {
