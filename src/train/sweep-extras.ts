@@ -14,12 +14,11 @@ import { embed2d } from '../report/embedding-map.js';
 import { colourMaskPng } from '../report/mask-images.js';
 import type { EmbeddingMap, PredictionRow } from '../report/results.js';
 import { tensor } from '../torch/creation.js';
-import { normalize } from '../torch/ops/functional.js';
 import { noGrad, scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { readCheckpoint, restoreCheckpoint } from './checkpoint.js';
-import { downsampleLabels } from './labels.js';
 import { loadTrainedModel } from './load-model.js';
+import { labelledPixelRows } from './pixel-rows.js';
 import { PretrainModel } from './pretrain.js';
 import type { CellPlan } from './sweep.js';
 
@@ -59,19 +58,9 @@ export async function predictionGrid(cells: readonly CellPlan[], test: Segmentat
   })));
 }
 
-/** Feature rows (unit norm) and class ids of up to `quota` labelled pixels of one image at stride 4. */
+/** Feature rows (unit norm) and class ids of up to `quota` labelled pixels of one image at the features' stride. */
 function samplePixels(features: Tensor, sample: Sample, quota: number, rng: Rng): { rows: Float32Array; labels: number[] } {
-  return scope(() => {
-    const [, dim, h, w] = features.shape as [number, number, number, number];
-    const labels = downsampleLabels(tensor(Uint8Array.from(sample.mask), [1, sample.height, sample.width], { dtype: 'uint8' }).to('int64'), [h, w]);
-    const ids = Array.from(labels.toTypedArray() as BigInt64Array, Number);
-    const valid = ids.flatMap((id, p) => (id === 255 ? [] : [p]));
-    const chosen = rng.shuffle(valid).slice(0, quota);
-    const flat = normalize(features, { dim: 1 }).reshape([dim, h * w]).transpose(0, 1).contiguous().toTypedArray() as Float32Array; // [h*w, D]
-    const rows = new Float32Array(chosen.length * dim);
-    chosen.forEach((p, i) => rows.set(flat.subarray(p * dim, (p + 1) * dim), i * dim));
-    return { rows, labels: chosen.map((p) => ids[p] as number) };
-  });
+  return labelledPixelRows(features, sample, (labelled) => rng.shuffle(labelled).slice(0, quota));
 }
 
 type Embedder = (input: Tensor) => Tensor;
