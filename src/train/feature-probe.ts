@@ -7,20 +7,19 @@
  * classes of the images it saw (train), and does that separation hold on images it did not see (val)?
  * The same probe on a cross-entropy model's decoder features is the yardstick.
  */
-import type { SegmentationDataset, Sample } from '../data/types.js';
-import { normalisedChw } from '../data/batch.js';
+import type { SegmentationDataset } from '../data/types.js';
 import { ConfusionMatrix, type SegmentationMetrics } from '../eval/confusion.js';
 import { PrototypeProbe } from '../eval/prototype-probe.js';
 import { ConfigError } from '../errors.js';
 import type { Module } from '../nn/module.js';
-import { tensor } from '../torch/creation.js';
 import { noGrad, scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { openRunData, type RunData } from './build.js';
-import { readCheckpoint, restoreCheckpoint } from './checkpoint.js';
+import { readCheckpoint } from './checkpoint.js';
 import { parseRunConfig } from './config.js';
 import { buildFinetuneModel } from './finetune.js';
-import { labelledPixelRows, type PixelRows } from './pixel-rows.js';
+import { restoredModel } from './load-model.js';
+import { imageTensor, labelledPixelRows, type PixelRows } from './pixel-rows.js';
 import { PretrainModel } from './pretrain.js';
 
 /** Which features of a run: stage 1's projection-head embeddings or its decoder features, or the fine-tuned decoder's. */
@@ -48,28 +47,21 @@ export interface FeatureProbeResult {
 
 type Embed = (images: Tensor) => Tensor;
 
+/** Calls `visit` with each image's labelled pixel rows, one forward pass per image. */
 async function forEachRows(dataset: SegmentationDataset, embed: Embed, visit: (rows: PixelRows) => void): Promise<void> {
   for (let index = 0; index < dataset.length; index++) {
-    const sample: Sample = await dataset.get(index);
-    noGrad(() => scope(() => {
-      const images = tensor(normalisedChw(sample.image, sample.width, sample.height), [1, 3, sample.height, sample.width]); // [1, 3, H, W]
-      visit(labelledPixelRows(embed(images), sample));
-    }));
+    const sample = await dataset.get(index);
+    visit(noGrad(() => scope(() => labelledPixelRows(embed(imageTensor(sample)), sample))));
   }
+}
+
+function addScores(confusion: ConfusionMatrix, probe: PrototypeProbe, { rows, labels }: PixelRows): void {
+  confusion.addArrays(probe.classify(rows), labels);
 }
 
 async function score(dataset: SegmentationDataset, embed: Embed, probe: PrototypeProbe): Promise<SegmentationMetrics> {
   const confusion = new ConfusionMatrix(probe.numClasses);
-  await forEachRows(dataset, embed, ({ rows, labels }) => { confusion.addArrays(probe.classify(rows), labels); });
-  return confusion.metrics();
-}
-
-/** Each image's rows classified by prototypes of that image alone. */
-async function scorePerImage(dataset: SegmentationDataset, embed: Embed): Promise<SegmentationMetrics> {
-  const confusion = new ConfusionMatrix(dataset.numClasses);
-  await forEachRows(dataset, embed, ({ rows, labels, dim }) => {
-    if (labels.length > 0) confusion.addArrays(new PrototypeProbe(dataset.numClasses, dim).add(rows, labels).classify(rows), labels);
-  });
+  await forEachRows(dataset, embed, (image) => { addScores(confusion, probe, image); });
   return confusion.metrics();
 }
 
@@ -83,14 +75,7 @@ async function openProbed(runDir: string, features: ProbedFeatures): Promise<{ m
     const config = parseRunConfig(meta.config, file);
     const data = await openRunData({ ...config, eval: { ...config.eval, test: false } }, meta.splitIds);
     const numClasses = data.labelled.numClasses;
-    const model = series === 'finetune' ? buildFinetuneModel(config, numClasses) : new PretrainModel(config, numClasses);
-    try {
-      restoreCheckpoint(checkpoint, { model });
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    model.eval();
+    const model = restoredModel(checkpoint, series === 'finetune' ? buildFinetuneModel(config, numClasses) : new PretrainModel(config, numClasses));
     const embed = features === 'pretrain-head' ? (images: Tensor) => model.forward(images) : (images: Tensor) => model.network.forward(images);
     return { model, embed, data, file, step: meta.step };
   } finally {
@@ -108,18 +93,24 @@ export type FeatureProbeScores = Pick<FeatureProbeResult, 'train' | 'trainPerIma
  * @throws ConfigError if `labelled` has no labelled pixel.
  */
 export async function probeFeatures(embed: (images: Tensor) => Tensor, labelled: SegmentationDataset, val: SegmentationDataset | null): Promise<FeatureProbeScores> {
-  const fitted: { probe?: PrototypeProbe } = {};
-  await forEachRows(labelled, embed, ({ rows, labels, dim }) => {
-    fitted.probe ??= new PrototypeProbe(labelled.numClasses, dim);
-    fitted.probe.add(rows, labels);
-  });
-  const { probe } = fitted;
-  if (probe === undefined || probe.classCounts().every((count) => count === 0)) {
+  // The labelled images' rows are kept (a few MB an image at stride 4) so that fitting and both train
+  // scores share one forward pass per image.
+  const trainRows: PixelRows[] = [];
+  await forEachRows(labelled, embed, (rows) => { trainRows.push(rows); });
+  const dim = trainRows[0]?.dim ?? 1;
+  const probe = new PrototypeProbe(labelled.numClasses, dim);
+  for (const { rows, labels } of trainRows) probe.add(rows, labels);
+  if (probe.classCounts().every((count) => count === 0)) {
     throw new ConfigError(`feature probe: ${labelled.name} has no labelled pixel to build prototypes from.`);
   }
+  const [train, trainPerImage] = [new ConfusionMatrix(labelled.numClasses), new ConfusionMatrix(labelled.numClasses)];
+  for (const image of trainRows) {
+    addScores(train, probe, image);
+    // Prototypes of this image alone (see FeatureProbeResult.trainPerImage).
+    if (image.labels.length > 0) addScores(trainPerImage, new PrototypeProbe(labelled.numClasses, dim).add(image.rows, image.labels), image);
+  }
   return {
-    train: await score(labelled, embed, probe),
-    trainPerImage: await scorePerImage(labelled, embed),
+    train: train.metrics(), trainPerImage: trainPerImage.metrics(),
     val: val === null ? null : await score(val, embed, probe),
     prototypePixels: probe.classCounts(),
   };

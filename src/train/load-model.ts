@@ -1,7 +1,8 @@
 /** A fine-tuned model back from its run directory or checkpoint, for `eval`, `predict` and `export`. */
 import type { Rgb } from '../augment/geometric.js';
 import { ConfigError } from '../errors.js';
-import { readCheckpoint, restoreCheckpoint } from './checkpoint.js';
+import type { Module } from '../nn/module.js';
+import { readCheckpoint, restoreCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { parseRunConfig, type RunConfig } from './config.js';
 import { buildFinetuneModel, type FinetuneModel } from './finetune.js';
 
@@ -27,6 +28,22 @@ function classesOf(metrics: Record<string, unknown>, file: string): { names: str
 }
 
 /**
+ * `model` (fresh, owned by the caller) with the checkpoint's weights, in eval mode. On a failed restore
+ * the model is disposed before the error is rethrown, so the caller owns nothing then.
+ * @throws CheckpointError for weights that do not fit the model.
+ */
+export function restoredModel<M extends Module>(checkpoint: LoadedCheckpoint, model: M): M {
+  try {
+    restoreCheckpoint(checkpoint, { model });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  model.eval();
+  return model;
+}
+
+/**
  * Loads the fine-tuned model of a run: `source` is a run directory (series `series`: 'finetune' = the
  * final weights, 'best' = the best val mIoU) or a checkpoint JSON. The model is in eval mode.
  * @throws CheckpointError for a missing, damaged or mismatched checkpoint; ConfigError for a stage-1 one.
@@ -40,14 +57,7 @@ export function loadTrainedModel(source: string, series: 'finetune' | 'best' = '
     }
     const config = parseRunConfig(meta.config, file);
     const { names, colours } = classesOf(meta.metrics, file);
-    const model = buildFinetuneModel(config, names.length);
-    try {
-      restoreCheckpoint(checkpoint, { model });
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    model.eval();
+    const model = restoredModel(checkpoint, buildFinetuneModel(config, names.length));
     return { model, config, classNames: names, colours, file, step: meta.step };
   } finally {
     checkpoint.dispose();

@@ -1,11 +1,17 @@
-/** Per-pixel feature rows of one image's feature map, paired with its labels at the map's stride. */
+/** One sample as network input, and its feature map's per-pixel rows paired with its labels at the map's stride. */
 import { IGNORE_INDEX } from '../augment/types.js';
+import { normalisedChw } from '../data/batch.js';
 import type { Sample } from '../data/types.js';
 import { tensor } from '../torch/creation.js';
 import { normalize } from '../torch/ops/functional.js';
 import { scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { downsampleLabels } from './labels.js';
+
+/** A sample's image as the network's input: ImageNet-normalised, [1, 3, H, W] (owned by the caller). */
+export function imageTensor(sample: Sample): Tensor {
+  return tensor(normalisedChw(sample.image, sample.width, sample.height), [1, 3, sample.height, sample.width]); // [1, 3, H, W]
+}
 
 /** Unit-norm feature rows of an image's labelled pixels, and their class ids. */
 export interface PixelRows {

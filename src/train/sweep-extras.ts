@@ -7,18 +7,16 @@
 import sharp from 'sharp';
 import { Rng } from '../augment/rng.js';
 import type { Rgb } from '../augment/geometric.js';
-import { normalisedChw } from '../data/batch.js';
 import type { SegmentationDataset, Sample } from '../data/types.js';
 import { predictMasks } from '../eval/predict.js';
 import { embed2d } from '../report/embedding-map.js';
 import { colourMaskPng } from '../report/mask-images.js';
 import type { EmbeddingMap, PredictionRow } from '../report/results.js';
-import { tensor } from '../torch/creation.js';
 import { noGrad, scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { readCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { loadTrainedModel } from './load-model.js';
-import { labelledPixelRows } from './pixel-rows.js';
+import { imageTensor, labelledPixelRows } from './pixel-rows.js';
 import { PretrainModel } from './pretrain.js';
 import type { CellPlan } from './sweep.js';
 
@@ -30,10 +28,6 @@ function pick(dataset: SegmentationDataset, count: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor((i * dataset.length) / n));
 }
 
-function inputOf(sample: Sample): Tensor {
-  return tensor(normalisedChw(sample.image, sample.width, sample.height), [1, 3, sample.height, sample.width]); // [1, 3, H, W]
-}
-
 /** Rows of the prediction grid: each image, its ground truth and every cell's prediction. */
 export async function predictionGrid(cells: readonly CellPlan[], test: SegmentationDataset, count: number, colours: readonly Rgb[]): Promise<PredictionRow[]> {
   const indices = pick(test, count);
@@ -43,7 +37,7 @@ export async function predictionGrid(cells: readonly CellPlan[], test: Segmentat
     const trained = loadTrainedModel(cell.runDir);
     try {
       samples.forEach((sample, i) => {
-        const ids = noGrad(() => scope(() => Uint8Array.from(predictMasks(trained.model, inputOf(sample)).toTypedArray() as BigInt64Array, Number)));
+        const ids = noGrad(() => scope(() => Uint8Array.from(predictMasks(trained.model, imageTensor(sample)).toTypedArray() as BigInt64Array, Number)));
         (predictions[i] as Record<string, string>)[cell.method] = dataUrl(colourMaskPng({ width: sample.width, height: sample.height, classIds: ids }, colours));
       });
     } finally {
@@ -74,7 +68,7 @@ async function embeddingMap(title: string, embed: Embedder, test: SegmentationDa
   for (const index of indices) {
     const sample = await test.get(index);
     parts.push(noGrad(() => scope(() => {
-      const features = embed(inputOf(sample));
+      const features = embed(imageTensor(sample));
       dim = features.shape[1] as number;
       return samplePixels(features, sample, quota, rng);
     })));
