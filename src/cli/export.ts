@@ -2,12 +2,9 @@
 import { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { IMAGENET_MEAN, IMAGENET_STD } from '../data/batch.js';
-import { exportOnnx, writeModelFile } from '../deploy/export.js';
 import { ONNX_OPSET } from '../deploy/onnx-graph.js';
 import { ConfigError } from '../errors.js';
-import { loadTrainedModel } from '../train/load-model.js';
-import { parseCommander, quietCommand, trainedModelSource, type CliIO } from './args.js';
+import { parseCommander, quietCommand, trainedModelSource } from './args.js';
 
 /** Validated options of `contraseg export`. */
 export interface ExportCommandOptions {
@@ -60,19 +57,4 @@ export function parseExportArgs(argv: readonly string[]): ExportCommandOptions {
   const out = flags.out as string;
   if (!out.endsWith('.onnx')) throw new ConfigError(`--out: expected a file name ending in .onnx, got "${out}"`);
   return { ...seriesShorthand(source, series), out };
-}
-
-/** Runs `contraseg export`: loads the model, writes the ONNX file atomically, prints what it wrote. */
-export async function runExport(options: ExportCommandOptions, io: CliIO): Promise<void> {
-  const trained = loadTrainedModel(options.source, options.series);
-  try {
-    // Every contraseg run normalises with ImageNet's statistics (src/data/batch.ts), as predict and eval do.
-    const bytes = exportOnnx(trained.model, { classNames: trained.classNames, colours: trained.colours, mean: IMAGENET_MEAN, std: IMAGENET_STD });
-    writeModelFile(options.out, bytes);
-    const backbone = trained.config.model.backbone;
-    io.stderr(`exported ${trained.file} (step ${trained.step}, ${backbone}, ${trained.classNames.length} classes)\n`);
-    io.stdout(`${options.out} (${(bytes.length / 2 ** 20).toFixed(1)} MB, ONNX opset ${ONNX_OPSET})\n`);
-  } finally {
-    trained.model.dispose();
-  }
 }

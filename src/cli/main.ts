@@ -7,16 +7,18 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, ContrasegError, InterruptedError, type ErrorCode } from '../errors.js';
+import { ConfigError, ContrasegError, InterruptedError } from '../errors.js';
 import type { CliIO } from './args.js';
+import { EXIT_CODES } from './exit-codes.js';
 import { INFO_USAGE, parseInfoArgs, runInfo, type InfoOptions } from './info.js';
 import { parseTrainArgs, trainUsage, type TrainOptions } from './train.js';
-import { runTrainCommand } from './train-run.js';
-import { evalUsage, parseEvalArgs, runEval, type EvalOptions } from './eval.js';
-import { parsePredictArgs, predictUsage, runPredict, type PredictOptions } from './predict.js';
-import { parseSweepArgs, runSweep, sweepUsage, type SweepOptions } from './sweep.js';
+import { evalUsage, parseEvalArgs, type EvalOptions } from './eval.js';
+import { parsePredictArgs, predictUsage, type PredictOptions } from './predict.js';
+import { parseSweepArgs, sweepUsage, type SweepOptions } from './sweep.js';
 import { parseServeArgs, runServe, serveUsage, type ServeOptions } from './serve.js';
-import { exportUsage, parseExportArgs, runExport, type ExportCommandOptions } from './export.js';
+import { exportUsage, parseExportArgs, type ExportCommandOptions } from './export.js';
+
+export { EXIT_CODES } from './exit-codes.js';
 
 /** A parsed command line. */
 export type Command =
@@ -45,19 +47,6 @@ commands:
 
 Start here:  contraseg train --preset camvid-quick --out runs/quick
 Run "contraseg <command> --help" for the options of a command.`;
-
-/** Exit status of each error code (0 = success, 1 = unexpected failure, i.e. a bug). */
-export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
-  CONFIG: 2,
-  DATASET: 3,
-  CHECKPOINT: 4,
-  STATE_DICT: 5,
-  SHAPE: 6,
-  ENGINE: 7,
-  NUMERIC: 8,
-  DISTRIBUTED: 9,
-  INTERRUPTED: 130,
-};
 
 /**
  * Parses argv (without the node and script paths) into a Command.
@@ -93,7 +82,10 @@ export function parseCommand(argv: readonly string[]): Command {
   }
 }
 
-/** Runs a parsed command. */
+/**
+ * Runs a parsed command. The runners that need the engine are imported here, when they run, so that --help,
+ * a bad flag or a bad config answers at once and without libtorch (parsing modules never import it).
+ */
 export async function runCommand(command: Command, io: CliIO): Promise<void> {
   switch (command.kind) {
     case 'help':
@@ -102,17 +94,17 @@ export async function runCommand(command: Command, io: CliIO): Promise<void> {
     case 'info':
       return runInfo(command.options, io);
     case 'train':
-      return runTrainCommand(command.options, io);
+      return (await import('./train-run.js')).runTrainCommand(command.options, io);
     case 'eval':
-      return runEval(command.options, io);
+      return (await import('./eval-run.js')).runEval(command.options, io);
     case 'predict':
-      return runPredict(command.options, io);
+      return (await import('./predict-run.js')).runPredict(command.options, io);
     case 'serve':
       return runServe(command.options, io);
     case 'sweep':
-      return runSweep(command.options, io);
+      return (await import('./sweep-run.js')).runSweep(command.options, io);
     case 'export':
-      return runExport(command.options, io);
+      return (await import('./export-run.js')).runExport(command.options, io);
     default: {
       const unreachable: never = command;
       throw new ConfigError(`unhandled command ${JSON.stringify(unreachable)}`);

@@ -11,9 +11,7 @@ import type { CliIO } from './args.js';
 import { progressEvents } from './progress.js';
 import { baselineDir, type TrainOptions } from './train.js';
 import { joinIfLaunched, launchLocalRanks } from './launch.js';
-// A cycle (main imports this module), read only when a command runs: by then main has defined it. A dynamic
-// import here would wait for main's own top-level await, i.e. forever.
-import { EXIT_CODES } from './main.js';
+import { EXIT_CODES } from './exit-codes.js';
 import type { DataParallel } from '../train/data-parallel.js';
 
 /** The run's metrics as curve points (loss per logged step, val mIoU per evaluation). */

@@ -13,7 +13,7 @@
  */
 import { expectTensor, type Tensor } from '../torch/tensor.js';
 import { ConfigError, ShapeError } from '../errors.js';
-import { DEFAULT_IGNORE_INDEX } from './pixel-contrastive.js';
+import { DEFAULT_IGNORE_INDEX } from './constants.js';
 
 /** The loss whose floor is wanted (pretrain.loss of a run config). */
 export type ContrastiveLossKind = 'within' | 'cross' | 'batch' | 'official';

@@ -19,11 +19,9 @@ import {
   checkFeatures, checkOptions, checkInteger, checkLabels, checkTemperature, checkViews, contrastiveAddon, resolvePartner,
 } from './contrastive-inputs.js';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_IGNORE_INDEX, PAPER_TEMPERATURE } from './constants.js';
 
-/** Temperature tau of the paper's loss (Zhao et al. 2021); also the default of the released code (contrastive_loss.py). */
-export const PAPER_TEMPERATURE = 0.07;
-/** Label of pixels that take no part in the loss (the VOC / Cityscapes "void" convention). */
-export const DEFAULT_IGNORE_INDEX = 255;
+export { PAPER_TEMPERATURE, DEFAULT_IGNORE_INDEX } from './constants.js';
 
 /** Options of the within-image and batch losses. */
 export interface PixelContrastiveOptions {

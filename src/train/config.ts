@@ -3,7 +3,7 @@
  * then passed to the core as a typed, fully defaulted object. Every default is written here, once.
  */
 import { z } from 'zod';
-import { PAPER_TEMPERATURE } from '../losses/index.js';
+import { PAPER_TEMPERATURE } from '../losses/constants.js';
 import { DATASET_KINDS } from '../data/open-dataset.js';
 import { ConfigError } from '../errors.js';
 
