@@ -63,4 +63,12 @@ flock 9
 if [ ! -f build/Makefile ] || [ binding.gyp -nt build/Makefile ]; then
   npx --no-install node-gyp configure
 fi
+# src/distributed.cc compiles c10d's Gloo backend only where Gloo's headers are found (__has_include), and make's
+# dependency files cannot know that a header appeared or vanished: when that changes, compile it again.
+gloo=no
+for dir in $(node find-libtorch.cjs include); do if [ -f "$dir/gloo/context.h" ]; then gloo=yes; fi; done
+if [ -f build/Makefile ] && [ "$(cat build/gloo-headers 2>/dev/null)" != "$gloo" ]; then
+  rm -f build/Release/obj.target/contraseg_native/src/distributed.o
+fi
 npx --no-install node-gyp build -j "$(nproc)"
+echo "$gloo" > build/gloo-headers

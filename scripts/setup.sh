@@ -21,7 +21,11 @@ fi
 if command -v dpkg >/dev/null && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then need_apt+=(libopenblas0-pthread); fi
 # Gloo's headers (c10d's ProcessGroupGloo includes them) for distributed training; Debian's libtorch only.
 # Optional: without them the addon builds and the distributed entry points say how to get them.
-if [ -z "${LIBTORCH:-}" ] && [ -f /usr/include/ATen/ATen.h ] && ! [ -f /usr/include/gloo/context.h ]; then
+# Checked against the apt list too: on a fresh machine libtorch-dev is only about to be installed, and an addon built
+# before Gloo's headers arrive has no distributed training until it is rebuilt.
+debian_torch=0
+if [ -f /usr/include/ATen/ATen.h ] || [[ " ${need_apt[*]} " == *" libtorch-dev "* ]]; then debian_torch=1; fi
+if [ -z "${LIBTORCH:-}" ] && [ "$debian_torch" -eq 1 ] && ! [ -f /usr/include/gloo/context.h ]; then
   if [ "$(id -u)" -eq 0 ]; then need_apt+=(libgloo-dev); else echo "contraseg setup: for distributed training also install libgloo-dev (sudo apt-get install -y libgloo-dev)" >&2; fi
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
+import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import { decodePngValues } from '../data/png.js';
 import { load } from '../deploy/segmenter.js';
 import { EXIT_CODES } from './main.js';
@@ -15,12 +15,7 @@ import { cli } from './testing.js';
 const folder = await temporaryFolder('contraseg-export-cli-');
 after(() => folder.remove());
 const root = join(folder.path, 'camvid');
-const image = (id: string, i: number, width = 40, height = 30) => fixtureImage(id, width, height, [0, 3, 5, 8, 11], i);
-await writeCamVidFixture(root, {
-  train: Array.from({ length: 4 }, (_, i) => image(`t${i}`, i)),
-  val: [image('v0', 7)],
-  test: [image('x0', 2, 37, 29), image('x1', 3, 41, 27)], // sizes no output stride divides
-});
+await writeTinyCamVid(root, { train: 4 });
 
 
 const tiny = ['--dataset', 'camvid', '--root', root, '--labelled', '3', '--batch-size', '4', '--crop', '32', '--width', '0.0625',

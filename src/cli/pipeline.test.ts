@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
+import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import { decodePngValues } from '../data/png.js';
 import { EXIT_CODES } from './main.js';
 import { cli } from './testing.js';
@@ -10,12 +10,7 @@ import { cli } from './testing.js';
 const folder = await temporaryFolder('contraseg-pipeline-');
 after(() => folder.remove());
 const root = join(folder.path, 'camvid');
-const image = (id: string, i: number, width = 40, height = 30) => fixtureImage(id, width, height, [0, 3, 5, 8, 11], i);
-await writeCamVidFixture(root, {
-  train: Array.from({ length: 5 }, (_, i) => image(`t${i}`, i)),
-  val: [image('v0', 7)],
-  test: [image('x0', 2, 37, 29), image('x1', 3, 41, 27)], // sizes no output stride divides
-});
+await writeTinyCamVid(root);
 
 
 const tiny = ['--dataset', 'camvid', '--root', root, '--labelled', '3', '--batch-size', '4', '--crop', '32', '--width', '0.0625',

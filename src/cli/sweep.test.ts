@@ -2,19 +2,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
+import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import type { SweepResults } from '../report/results.js';
 import { cli } from './testing.js';
 
 const folder = await temporaryFolder('contraseg-sweep-');
 after(() => folder.remove());
 const root = join(folder.path, 'camvid');
-const image = (id: string, i: number) => fixtureImage(id, 40, 32, [0, 3, 5, 8, 11], i);
-await writeCamVidFixture(root, {
-  train: Array.from({ length: 4 }, (_, i) => image(`t${i}`, i)),
-  val: [image('v0', 7)],
-  test: [image('x0', 2), image('x1', 3)],
-});
+await writeTinyCamVid(root, { train: 4, height: 32 });
 const config = join(folder.path, 'sweep.json');
 const { writeFileSync } = await import('node:fs');
 writeFileSync(config, JSON.stringify({

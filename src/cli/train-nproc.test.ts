@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
+import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { freePort } from '../distributed/testing-launch.js';
 import { EXIT_CODES } from './main.js';
@@ -16,12 +16,7 @@ import { cli } from './testing.js';
 const folder = await temporaryFolder('contraseg-nproc-');
 after(() => folder.remove());
 const root = join(folder.path, 'camvid');
-const image = (id: string, i: number) => fixtureImage(id, 40, 30, [0, 3, 5, 8, 11], i);
-await writeCamVidFixture(root, {
-  train: Array.from({ length: 5 }, (_, i) => image(`t${i}`, i)),
-  val: [image('v0', 7)],
-  test: [image('x0', 2)],
-});
+await writeTinyCamVid(root, { test: 1 });
 
 
 const tiny = ['--dataset', 'camvid', '--root', root, '--labelled', '3', '--batch-size', '2', '--crop', '32', '--width', '0.0625',

@@ -90,6 +90,25 @@ export async function writeCamVidFixture(root: string, splits: Record<string, re
   }
 }
 
+/** Sizes of the tiny CamVid's test images: 37x29 and 41x27, which no output stride divides. */
+const TINY_TEST_SIZES = [[37, 29], [41, 27]] as const;
+
+/**
+ * The tiny CamVid of the training and CLI tests: `train` images t0, t1, ... and `val` images v0, ... of
+ * width x height (40x30 unless given) and up to two test images x0, x1 whose sizes no output stride divides;
+ * every image holds blocks of classes 0, 3, 5, 8 and void, shifted by its index.
+ */
+export async function writeTinyCamVid(root: string, counts: { train?: number; val?: number; test?: 0 | 1 | 2; width?: number; height?: number } = {}): Promise<void> {
+  const { train = 5, val = 1, test = 2, width = 40, height = 30 } = counts;
+  const image = (id: string, offset: number, w = width, h = height): FixtureImage => fixtureImage(id, w, h, [0, 3, 5, 8, 11], offset);
+  const splits: Record<string, FixtureImage[]> = {
+    train: Array.from({ length: train }, (_, i) => image(`t${i}`, i)),
+    val: Array.from({ length: val }, (_, i) => image(`v${i}`, 7 + i)),
+  };
+  if (test > 0) splits.test = TINY_TEST_SIZES.slice(0, test).map(([w, h], i) => image(`x${i}`, 2 + i, w, h));
+  await writeCamVidFixture(root, splits);
+}
+
 /**
  * VOC 2012: `JPEGImages/<id>.jpg`, `SegmentationClass/<id>.png` (palette PNGs, VOC colour map) or, with
  * `aug`, `SegmentationClassAug/<id>.png` (greyscale), and `ImageSets/Segmentation/<split>.txt` (ids).

@@ -7,19 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fixtureImage, writeCamVidFixture } from '../data/fixtures.js';
 import { readCheckpoint } from './checkpoint.js';
 import { CHECKPOINT_DIR } from './checkpoint-store.js';
 import type { Tensor } from '../torch/tensor.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(REPO, 'src', 'cli', 'main.ts');
-
-/** Writes a 5-image train, 1-image val CamVid of 40x30 images under `root`. */
-export async function writeTinyCamVid(root: string): Promise<void> {
-  const image = (id: string, i: number) => fixtureImage(id, 40, 30, [0, 3, 5, 8, 11], i);
-  await writeCamVidFixture(root, { train: Array.from({ length: 5 }, (_, i) => image(`t${i}`, i)), val: [image('v0', 7)] });
-}
 
 /** Flags of a tiny two-stage run: width-1/16 ResNet-18, 16-wide head, one thread, every step logged. */
 export function tinyTrainFlags(root: string, runDir: string, steps: { pretrain: number; finetune: number; checkpointEvery: number }): string[] {

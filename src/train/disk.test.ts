@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { temporaryFolder } from '../data/fixtures.js';
+import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import { CheckpointError } from '../errors.js';
 import { Conv2d } from '../nn/layers.js';
 import { manualSeed } from '../torch/creation.js';
@@ -22,7 +22,7 @@ import { SGD } from '../torch/optim/sgd.js';
 import { nodeFs, type CheckpointFs } from './checkpoint-io.js';
 import { readCheckpoint, saveCheckpoint, type CheckpointContent } from './checkpoint.js';
 import { CHECKPOINT_DIR } from './checkpoint-store.js';
-import { checkpointBytes, spawnCli, tinyTrainFlags, writeTinyCamVid } from './crash-harness.js';
+import { checkpointBytes, spawnCli, tinyTrainFlags } from './crash-harness.js';
 
 const folder = await temporaryFolder('contraseg-disk-');
 after(() => folder.remove());

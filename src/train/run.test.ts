@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { fixtureImage, temporaryFolder, writeCamVidFixture } from '../data/fixtures.js';
+import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import { InterruptedError } from '../errors.js';
 import { liveTensorCount } from '../torch/scope.js';
 import { parseRunConfig, type RunConfig, type RunConfigInput } from './config.js';
@@ -11,12 +11,7 @@ import { runTraining, type RunJob } from './run.js';
 const folder = await temporaryFolder('contraseg-run-');
 after(() => folder.remove());
 const root = join(folder.path, 'camvid');
-const image = (id: string, i: number, width = 40, height = 30) => fixtureImage(id, width, height, [0, 3, 5, 8, 11], i);
-await writeCamVidFixture(root, {
-  train: Array.from({ length: 5 }, (_, i) => image(`t${i}`, i)),
-  val: [image('v0', 7), image('v1', 8)],
-  test: [image('x0', 2, 37, 29), image('x1', 3, 41, 27)], // sizes no output stride divides
-});
+await writeTinyCamVid(root, { val: 2 });
 
 /** Three labelled images, batch 4 (K < batch), a width-1/16 ResNet-18: every step takes milliseconds. */
 function config(overrides: Record<string, unknown> = {}): RunConfig {

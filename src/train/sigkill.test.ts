@@ -13,14 +13,14 @@ import { before, after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { temporaryFolder } from '../data/fixtures.js';
+import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import { findLatestCheckpoint, readCheckpoint } from './checkpoint.js';
 import { SLOW_CHECKPOINT_ENV } from './checkpoint-io.js';
 import type { CheckpointWrites } from './config.js';
 import { CHECKPOINT_DIR } from './checkpoint-store.js';
 import { readMetrics } from './run-dir.js';
 import {
-  checkpointBytes, seededRandom, spawnCli, tinyTrainFlags, unreferencedCheckpointFiles, writeTinyCamVid, type ChildOutcome,
+  checkpointBytes, seededRandom, spawnCli, tinyTrainFlags, unreferencedCheckpointFiles, type ChildOutcome,
 } from './crash-harness.js';
 
 const STEPS = { pretrain: 16, finetune: 16, checkpointEvery: 3 };
