@@ -58,3 +58,18 @@ test('sweep: ce steps chosen on val from the grid, every cell trained once, resu
   assert.equal(statSync(cellSummary).mtimeMs, mtime);
   assert.ok(existsSync(join(work, 'cells', 'ce-K2-s0-T2', 'summary.json')) && existsSync(join(work, 'cells', 'ce-K2-s0-T4', 'summary.json')));
 });
+
+test('sweep: a one-value ce grid is no choice, so its cell trains beside the others (--jobs 2 starts two cells at once)', async () => {
+  const single = join(folder.path, 'sweep-single.json');
+  const sweep = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+  writeFileSync(single, JSON.stringify({ ...sweep, methods: ['ce'], budgets: [2], ceStepsGrid: [3], gridImages: 0, embeddingPixels: 0 }));
+  const out = join(folder.path, 'results-single');
+  const run = await cli('sweep', '--config', single, '--out', out, '--work', join(folder.path, 'cells-single'), '--jobs', '2');
+  assert.equal(run.code, 0, run.stderr);
+  assert.doesNotMatch(run.stderr, /chosen on val/);
+  const events = run.stderr.split('\n').filter((line) => /\] (start|done)/.test(line)).map((line) => line.replace(/ \(.*\)$/, ''));
+  assert.deepEqual(events.slice(0, 2), ['[ce-K2-s0-T3] start', '[ce-K2-s1-T3] start'], run.stderr);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as SweepResults;
+  assert.deepEqual(results.cells.map((cell) => cell.steps.finetune), [3, 3]);
+  assert.equal((results.settings.ceStepsChosen as Record<string, number>)['2'], 3);
+});

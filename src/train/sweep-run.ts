@@ -37,7 +37,11 @@ export async function trainSweep(job: SweepJob): Promise<{ cells: CellPlan[]; ce
   for (const labelled of sweep.budgets) {
     const seeds = seedsFor(sweep, labelled);
     let ceSteps: number | undefined;
-    if (sweep.methods.includes('ce') && sweep.ceStepsGrid.length > 0) {
+    if (sweep.methods.includes('ce') && sweep.ceStepsGrid.length === 1) {
+      // Nothing to choose: the grid's one cell is the seed-0 ce cell, trained with the others (so --jobs is used at once).
+      ceSteps = sweep.ceStepsGrid[0] as number;
+      ceChoice[String(labelled)] = ceSteps;
+    } else if (sweep.methods.includes('ce') && sweep.ceStepsGrid.length > 1) {
       const grid = sweep.ceStepsGrid.map((steps) => planCell(sweep, out, 'ce', labelled, 0, steps));
       await trainCells(grid, job.jobs, job.log, job.signal);
       const best = chooseCeSteps(grid);
