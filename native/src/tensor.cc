@@ -125,11 +125,16 @@ CS_ENTRY(shape) {
 }
 CS_ENTRY(dtype) { return Napi::String::New(info.Env(), dtypeName(unwrapTensor(info[0]).scalar_type())); }
 
+// The values of a tensor argument as one contiguous row-major block (bool as bytes), for copying out to JS.
+static at::Tensor contiguousValues(const Napi::Value& value) {
+  at::Tensor tensor = unwrapTensor(value).detach().contiguous();
+  return tensor.scalar_type() == at::kBool ? tensor.to(at::kByte) : tensor;
+}
+
 // toTypedArray(t): a copy of the values in row-major order. bool comes back as Uint8Array.
 CS_ENTRY(toTypedArray) {
   Napi::Env env = info.Env();
-  at::Tensor tensor = unwrapTensor(info[0]).detach().contiguous();
-  if (tensor.scalar_type() == at::kBool) tensor = tensor.to(at::kByte);
+  at::Tensor tensor = contiguousValues(info[0]);
   size_t bytes = tensor.numel() * tensor.element_size();
   auto buffer = Napi::ArrayBuffer::New(env, bytes);
   if (bytes > 0) std::memcpy(buffer.Data(), tensor.data_ptr(), bytes);
@@ -149,14 +154,13 @@ CS_ENTRY(toTypedArray) {
 // buffer across saves this way instead of allocating one ArrayBuffer per tensor per save.
 CS_ENTRY(copyBytesInto) {
   Napi::Env env = info.Env();
-  at::Tensor tensor = unwrapTensor(info[0]).detach().contiguous();
+  at::Tensor tensor = contiguousValues(info[0]);
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, "copyBytesInto: expected a Uint8Array as the target");
   }
   if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "copyBytesInto: expected a byte offset (number)");
   auto target = info[1].As<Napi::Uint8Array>();
   double offset = info[2].As<Napi::Number>().DoubleValue();
-  if (tensor.scalar_type() == at::kBool) tensor = tensor.to(at::kByte);
   size_t bytes = tensor.numel() * tensor.element_size();
   // Range and integrality checked in double before any cast (a cast of 1e30 or NaN to size_t is undefined).
   if (!(offset >= 0) || offset > static_cast<double>(target.ByteLength()) || offset != std::floor(offset) ||
