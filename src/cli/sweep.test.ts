@@ -35,6 +35,7 @@ test('sweep: ce steps chosen on val from the grid, every cell trained once, resu
     ['ce-2-0', 'ce-2-1', 'ce-4-0', 'within-2-0', 'within-2-1', 'within-4-0']);
   const chosen = (results.settings.ceStepsChosen as Record<string, number>)['2'];
   assert.ok(chosen === 2 || chosen === 4);
+  assert.match(results.settings.stepsPerCell as string, /picked on val from ceStepsGrid/);
   assert.ok(results.cells.filter((cell) => cell.method === 'ce' && cell.labelled === 2).every((cell) => cell.steps.finetune === chosen));
   // every method takes the ce total chosen for its budget, split half and half (base 2 + 2)
   const chosenAll = (results.settings.ceStepsChosen as Record<string, number>)['all'] ?? (results.settings.ceStepsChosen as Record<string, number>)['4'];
@@ -72,4 +73,5 @@ test('sweep: a one-value ce grid is no choice, so its cell trains beside the oth
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as SweepResults;
   assert.deepEqual(results.cells.map((cell) => cell.steps.finetune), [3, 3]);
   assert.equal((results.settings.ceStepsChosen as Record<string, number>)['2'], 3);
+  assert.match(results.settings.stepsPerCell as string, /the same 3 steps at every K \(ceStepsGrid has one value: nothing was chosen\)/);
 });

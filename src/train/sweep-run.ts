@@ -83,6 +83,14 @@ export async function gatherResults(job: SweepJob, cells: readonly CellPlan[], c
   };
 }
 
+/** Where a cell's total steps came from, as trainSweep decides it. */
+export function describeTotal(sweep: SweepConfig): string {
+  const grid = sweep.methods.includes('ce') ? sweep.ceStepsGrid : [];
+  if (grid.length > 1) return 'the total chosen for its K (ceStepsChosen, picked on val from ceStepsGrid by ce)';
+  if (grid.length === 1) return `the same ${String(grid[0])} steps at every K (ceStepsGrid has one value: nothing was chosen)`;
+  return 'the base config\'s pretrain + finetune steps at every K (no ce grid)';
+}
+
 /** What every cell shares; the steps (and the stage-1 loss: the method's) vary per cell, so they are described, not listed. */
 function sharedSettings(job: SweepJob, base: RunConfig, ceChoice: Record<string, number>): Record<string, unknown> {
   const { data, model, pretrain, finetune, batchSize } = base;
@@ -90,7 +98,7 @@ function sharedSettings(job: SweepJob, base: RunConfig, ceChoice: Record<string,
   const { steps: _finetuneSteps, ...finetuneShared } = finetune;
   const share = job.sweep.pretrainShare ?? pretrain.steps / Math.max(1, pretrain.steps + finetune.steps);
   return {
-    stepsPerCell: `every method trains the total chosen for its K (ceStepsChosen, picked on val from ceStepsGrid by ce); a contrastive cell ` +
+    stepsPerCell: `every method trains ${describeTotal(job.sweep)}; a contrastive cell ` +
       `spends ${share} of it in stage 1 with its method's loss, the rest in fine-tuning`,
     ceStepsChosen: ceChoice, ceStepsGrid: job.sweep.ceStepsGrid,
     data: { ...data, labelled: undefined }, model, pretrain: pretrainShared, finetune: finetuneShared, batchSize,
