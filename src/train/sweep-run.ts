@@ -29,6 +29,11 @@ function chooseCeSteps(grid: readonly CellPlan[]): CellPlan {
   return (best as { cell: CellPlan }).cell;
 }
 
+/** The ce step counts trainSweep chooses from: the sweep's grid, or none when ce is not among its methods. */
+function ceGridOf(sweep: SweepConfig): readonly number[] {
+  return sweep.methods.includes('ce') ? sweep.ceStepsGrid : [];
+}
+
 /** Every cell of the sweep in training order, training as it goes (the ce choice needs its grid's val results). */
 export async function trainSweep(job: SweepJob): Promise<{ cells: CellPlan[]; ceChoice: Record<string, number> }> {
   const { sweep, out } = job;
@@ -37,12 +42,13 @@ export async function trainSweep(job: SweepJob): Promise<{ cells: CellPlan[]; ce
   for (const labelled of sweep.budgets) {
     const seeds = seedsFor(sweep, labelled);
     let ceSteps: number | undefined;
-    if (sweep.methods.includes('ce') && sweep.ceStepsGrid.length === 1) {
+    const ceGrid = ceGridOf(sweep);
+    if (ceGrid.length === 1) {
       // Nothing to choose: the grid's one cell is the seed-0 ce cell, trained with the others (so --jobs is used at once).
-      ceSteps = sweep.ceStepsGrid[0] as number;
+      ceSteps = ceGrid[0] as number;
       ceChoice[String(labelled)] = ceSteps;
-    } else if (sweep.methods.includes('ce') && sweep.ceStepsGrid.length > 1) {
-      const grid = sweep.ceStepsGrid.map((steps) => planCell(sweep, out, 'ce', labelled, 0, steps));
+    } else if (ceGrid.length > 1) {
+      const grid = ceGrid.map((steps) => planCell(sweep, out, 'ce', labelled, 0, steps));
       await trainCells(grid, job.jobs, job.log, job.signal);
       const best = chooseCeSteps(grid);
       ceSteps = best.totalSteps;
@@ -84,8 +90,8 @@ export async function gatherResults(job: SweepJob, cells: readonly CellPlan[], c
 }
 
 /** Where a cell's total steps came from, as trainSweep decides it. */
-export function describeTotal(sweep: SweepConfig): string {
-  const grid = sweep.methods.includes('ce') ? sweep.ceStepsGrid : [];
+function describeTotal(sweep: SweepConfig): string {
+  const grid = ceGridOf(sweep);
   if (grid.length > 1) return 'the total chosen for its K (ceStepsChosen, picked on val from ceStepsGrid by ce)';
   if (grid.length === 1) return `the same ${String(grid[0])} steps at every K (ceStepsGrid has one value: nothing was chosen)`;
   return 'the base config\'s pretrain + finetune steps at every K (no ce grid)';
