@@ -44,5 +44,8 @@ describe('fuzz, quick seeded run', () => {
       assert.ok((counts?.typed ?? 0) > 0, `${name}: no mutation was rejected, so none reached the reader's checks`);
     }
     assert.equal(report.children, 1, 'the child process was restarted, i.e. something crashed');
+    // 140 cases in one child: warm and half-way are both the sample after 50 cases; the end is after 140.
+    assert.equal(report.rssHalfBytes, report.rssWarmBytes);
+    assert.ok(report.rssWarmBytes > 0 && report.rssEndBytes > 0 && report.rssMaxBytes >= report.rssEndBytes);
   });
 });

@@ -20,7 +20,8 @@ function summary(report: FuzzReport): string {
     lines.push(`  ${name.padEnd(12)} ${String(counts.cases).padStart(6)} cases: ${counts.ok} ok, ${counts.typed} typed errors, ${counts.findings} findings`);
   }
   const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-  lines.push(`  child RSS: ${mb(report.rssWarmBytes)} after 50 cases, ${mb(report.rssEndBytes)} at the end, ${mb(report.rssMaxBytes)} max`);
+  lines.push(`  child RSS: ${mb(report.rssWarmBytes)} after 50 cases, ${mb(report.rssHalfBytes)} half way, ${mb(report.rssEndBytes)} at the end ` +
+    `(second half ${report.rssEndBytes >= report.rssHalfBytes ? '+' : '-'}${mb(Math.abs(report.rssEndBytes - report.rssHalfBytes))}), ${mb(report.rssMaxBytes)} max`);
   lines.push(`  mutations: ${Object.entries(report.mutations).sort((a, b) => b[1] - a[1]).map(([kind, count]) => `${kind} ${count}`).join(', ')}`);
   lines.push(report.findings.length === 0 ? '  findings: none' : `  findings (${report.findings.length}):`);
   for (const finding of report.findings.slice(0, 50)) {

@@ -62,8 +62,13 @@ export interface FuzzReport {
   readonly findings: CaseOutcome[];
   /** Children started (1 + one per crash, hang or blow-up). */
   readonly children: number;
-  /** Resident memory of the longest-lived child: after its first 50 cases and after its last. */
+  /**
+   * Resident memory of the longest-lived child: after its first 50 cases, after half of its cases and
+   * after its last. Allocator warm-up (glibc arenas of libvips' threads) shows as growth in the first
+   * half; a leak keeps growing in the second.
+   */
   readonly rssWarmBytes: number;
+  readonly rssHalfBytes: number;
   readonly rssEndBytes: number;
   readonly rssMaxBytes: number;
 }
@@ -88,7 +93,9 @@ class CaseRunner {
   rssWarm = 0;
   rssLast = 0;
   rssMax = 0;
-  longest = { cases: 0, warm: 0, end: 0 };
+  /** RSS after every 50th case of the current child: [after 50, after 100, ...]. */
+  private rssSamples: number[] = [];
+  longest = { cases: 0, warm: 0, half: 0, end: 0 };
 
   constructor(private readonly scratch: string, private readonly env: NodeJS.ProcessEnv) {}
 
@@ -108,12 +115,16 @@ class CaseRunner {
     child.removeAllListeners('exit');
     this.started += 1;
     this.casesInChild = 0;
+    this.rssSamples = [];
     this.child = child;
     return child;
   }
 
   private retire(): void {
-    if (this.casesInChild >= this.longest.cases) this.longest = { cases: this.casesInChild, warm: this.rssWarm, end: this.rssLast };
+    if (this.casesInChild < this.longest.cases) return;
+    // The sample nearest half of the child's cases (index i holds the RSS after 50 (i + 1) cases).
+    const half = this.rssSamples[Math.round(this.casesInChild / 100) - 1] ?? this.rssWarm;
+    this.longest = { cases: this.casesInChild, warm: this.rssWarm, half, end: this.rssLast };
   }
 
   async run(request: CaseRequest, timeoutMs: number, memoryLimit: number): Promise<CaseOutcome> {
@@ -141,6 +152,7 @@ class CaseRunner {
         this.rssLast = result.rss;
         this.rssMax = Math.max(this.rssMax, result.rss);
         if (this.casesInChild === 50) this.rssWarm = result.rss;
+        if (this.casesInChild % 50 === 0) this.rssSamples.push(result.rss);
         resolve(result);
       };
       const cleanup = (): void => {
@@ -211,6 +223,6 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   }
   return {
     seed: options.seed, cases: options.cases, seconds: (performance.now() - start) / 1000, byTarget, mutations, findings,
-    children: runner.started, rssWarmBytes: runner.longest.warm, rssEndBytes: runner.longest.end, rssMaxBytes: runner.rssMax,
+    children: runner.started, rssWarmBytes: runner.longest.warm, rssHalfBytes: runner.longest.half, rssEndBytes: runner.longest.end, rssMaxBytes: runner.rssMax,
   };
 }
