@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { temporaryFolder, writeTinyCamVid } from '../data/fixtures.js';
 import type { SweepResults } from '../report/results.js';
@@ -43,6 +44,9 @@ test('sweep: ce steps chosen on val from the grid, every cell trained once, resu
     const total: number | undefined = cell.labelled === 2 ? chosen : chosenAll;
     assert.deepEqual(cell.steps, { pretrain: (total as number) / 2, finetune: (total as number) / 2 }, JSON.stringify(cell.steps));
   }
+  // The machine's cores and each cell's median load average, which the report compares to flag shared cores.
+  assert.equal(results.cores, cpus().length);
+  assert.ok(results.cells.every((cell) => typeof cell.load === 'number' && cell.load >= 0), JSON.stringify(results.cells.map((cell) => cell.load)));
   assert.equal(results.predictions.length, 2);
   assert.deepEqual(Object.keys(results.predictions[0]?.predictions ?? {}).sort(), ['ce', 'within']);
   assert.equal(results.embeddings.length, 2);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classIouMeans, gainsOverBaseline, meanAndStd, summariseBudgets, type MeanStd } from './aggregate.js';
+import { classIouMeans, gainsOverBaseline, meanAndStd, ranBesideOtherWork, summariseBudgets, type MeanStd } from './aggregate.js';
 import type { EvaluationSummary, SweepCell, SweepResults } from './results.js';
 
 function evaluation(mIoU: number, classIoU: readonly (number | null)[] = [mIoU]): EvaluationSummary {
@@ -88,4 +88,13 @@ test('classIouMeans: null IoUs skipped, not counted as zero; null where no seed 
   // Class 0: 0.5, 0.7, 0.6; class 1: 0.1 (one seed); class 2: 0.2, 0.4.
   ce5!.classIoU.forEach((iou, id) => assert.ok(iou !== null && Math.abs(iou - [0.6, 0.1, 0.3][id]!) < 1e-12, `class ${id}: ${iou}`));
   assert.deepEqual(within20!.classIoU, [0.55, null, null]);
+});
+
+test('ranBesideOtherWork: a median load above cores + 1, and only when both were recorded', () => {
+  assert.equal(ranBesideOtherWork({ load: 3.01 }, 2), true);
+  assert.equal(ranBesideOtherWork({ load: 3 }, 2), false, 'the sweep\'s own threads plus loader spikes');
+  assert.equal(ranBesideOtherWork({ load: 9 }, 8), false);
+  assert.equal(ranBesideOtherWork({ load: null }, 2), false);
+  assert.equal(ranBesideOtherWork({}, 2), false);
+  assert.equal(ranBesideOtherWork({ load: 30 }, undefined), false);
 });

@@ -32,6 +32,8 @@ export interface BudgetSummary {
    * Null with no cell.
    */
   readonly seconds: number | null;
+  /** Cells that ran beside other work ({@link ranBesideOtherWork}): their time overstates the cell's. */
+  readonly busyCells: number;
 }
 
 /** Test-mIoU gain of a method over the baseline at one K: per-seed differences, then their statistics. */
@@ -70,6 +72,16 @@ function median(values: readonly number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
+/**
+ * Whether a cell shared the machine with work beyond the sweep's own: its median 1-minute load average was
+ * above the machine's cores + 1. A sweep alone keeps the load near the threads it runs (at most the cores;
+ * loader threads add a fraction), so one extra runnable thread on average is the smallest sure sign of
+ * other work. False when the load or the cores were not recorded.
+ */
+export function ranBesideOtherWork(cell: Pick<SweepCell, 'load'>, cores: number | undefined): boolean {
+  return cores !== undefined && typeof cell.load === 'number' && cell.load > cores + 1;
+}
+
 /** The cells of one (method, K), in seed order. */
 export function cellsOf(results: Pick<SweepResults, 'cells'>, method: string, labelled: number): SweepCell[] {
   return results.cells.filter((cell) => cell.method === method && cell.labelled === labelled).sort((a, b) => a.seed - b.seed);
@@ -81,7 +93,7 @@ export function sortedBudgets(results: Pick<SweepResults, 'budgets'>): number[] 
 }
 
 /** One summary per (method, K): budgets ascending, methods in results.methods order within each budget. */
-export function summariseBudgets(results: Pick<SweepResults, 'cells' | 'methods' | 'budgets'>): BudgetSummary[] {
+export function summariseBudgets(results: Pick<SweepResults, 'cells' | 'methods' | 'budgets' | 'cores'>): BudgetSummary[] {
   const summaries: BudgetSummary[] = [];
   for (const labelled of sortedBudgets(results)) {
     for (const method of results.methods) {
@@ -94,6 +106,7 @@ export function summariseBudgets(results: Pick<SweepResults, 'cells' | 'methods'
         testMiou: meanAndStd(cells.flatMap((cell) => (cell.test === null ? [] : [cell.test.mIoU]))),
         valMiou: meanAndStd(cells.flatMap((cell) => (cell.val === null ? [] : [cell.val.mIoU]))),
         seconds,
+        busyCells: cells.filter((cell) => ranBesideOtherWork(cell, results.cores)).length,
       });
     }
   }

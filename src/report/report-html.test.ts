@@ -54,6 +54,18 @@ test('renderReport: results table with mean ± std over seeds, paired gain over 
   assert.match(table, /<strong>39\.0 ± 1\.4<\/strong>/);
 });
 
+test('renderReport: a time per cell measured beside other work is marked † and explained under the table', async () => {
+  const quiet = await syntheticSweepResults();
+  assert.doesNotMatch(await renderReport({ ...quiet, cores: 2 }), /†/, 'no load recorded: nothing marked');
+  // ce at K = 20, seed 1 ran at a median load of 4.2 on 2 cores (another job beside it); the others at 2.1.
+  const cells = quiet.cells.map((cell) => ({ ...cell, load: cell.method === 'ce' && cell.labelled === 20 && cell.seed === 1 ? 4.2 : 2.1 }));
+  const html = await renderReport({ ...quiet, cells, cores: 2 });
+  const table = html.match(/<table class="results">[\s\S]*?<\/table>/)?.[0] ?? '';
+  assert.equal(count(table, /†/), 1);
+  assert.match(table, /<td>ce<\/td>.*?<td class="num">46 s †<\/td><\/tr><tr><td class="num">20<\/td><td>within/);
+  assert.match(html, /<\/table><p class="note">† At least one seed of this cell ran while the machine&#39;s 1-minute load average stayed above its 2 cores \+ 1/);
+});
+
 test('renderReport: images that are not base64 data URLs are left out with a note', async () => {
   const results = await syntheticSweepResults();
   const [first, second] = results.predictions;

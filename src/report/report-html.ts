@@ -10,7 +10,7 @@ import { BASELINE_METHOD, sortedBudgets } from './aggregate.js';
 import { resultsCsv } from './results-csv.js';
 import { parseSweepResults } from './results-schema.js';
 import type { SweepResults } from './results.js';
-import { classIouTableHtml, escapeHtml, predictionGridHtml, resultsTableHtml, settingsTableHtml } from './report-tables.js';
+import { busyNote, classIouTableHtml, escapeHtml, predictionGridHtml, resultsTableHtml, settingsTableHtml } from './report-tables.js';
 import { embeddingMapsSvg, gainOverBaselineSvg, miouByBudgetSvg, trainingCurvesAtSmallestBudgetSvg } from './sweep-charts.js';
 import { prefixSvgIds } from './vega-svg.js';
 
@@ -98,9 +98,10 @@ export async function renderReport(results: SweepResults): Promise<string> {
     + '<p>Test mIoU and val mIoU are means over seeds ± their sample standard deviation; each seed draws its own labelled subset of K images. '
     + (hasBaseline ? `The gain over ${BASELINE_METHOD} is the mean ± std of the per-seed differences (same seed, same labelled subset). ` : '')
     + 'Time per cell is the median over seeds of the time on a machine running only that cell: each stage\'s steps times its median '
-    + 'logged step time, plus the evaluations at their median time per image (the sweep was paused while benchmarks ran and '
-    + 'resumed across sittings, so the processes\' wall clocks, kept in results.json as wallSeconds, overstate it; a median, because a cell that shared the machine with other heavy work is slow at every step).</p>'
+    + 'logged step time, plus the evaluations at their median time per image (a sweep may be paused and resumed across sittings, '
+    + 'so the processes\' wall clocks, kept in results.json as wallSeconds, can overstate it; a median, because a cell that shared the machine with other heavy work is slow at every step).</p>'
     + resultsTableHtml(results)
+    + (busyNote(results) === '' ? '' : `<p class="note">${escapeHtml(busyNote(results))}</p>`)
     + figure('miou', charts.miou, 'Mean test mIoU against the number of labelled images K; error bars ±1 sample standard deviation over seeds (none with a single seed).')
     + (hasBaseline ? figure('gain', charts.gain, `Test-mIoU gain over ${BASELINE_METHOD} in percentage points, paired by seed; error bars ±1 standard deviation of the paired differences.`) : '')
     + '<h2>Per-class IoU</h2><p>Mean test IoU (%) per class over seeds; – where the class never appears.</p>'

@@ -35,6 +35,16 @@ export function formatDuration(seconds: number | null): string {
   return `${Math.floor(whole / 3600)} h ${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')} min`;
 }
 
+/** Marks a time per cell that some seed measured beside other work; {@link busyNote} explains it. */
+export const BUSY_MARK = '†';
+
+/** The footnote to {@link BUSY_MARK}, or '' when no cell ran beside other work. */
+export function busyNote(results: Pick<SweepResults, 'cells' | 'methods' | 'budgets' | 'cores'>): string {
+  if (!summariseBudgets(results).some((summary) => summary.busyCells > 0)) return '';
+  return `${BUSY_MARK} At least one seed of this cell ran while the machine's 1-minute load average stayed above its ${results.cores ?? '?'} cores + 1 `
+    + '(median over the logged steps): other work shared the cores, so this time overstates what the cell takes alone.';
+}
+
 /** Budgets, then methods: test and val mIoU over seeds, the paired gain over ce, the mean time per cell (pauses excluded). The best test mean at each K is bold. */
 export function resultsTableHtml(results: SweepResults): string {
   const gains = new Map(gainsOverBaseline(results).map((gain) => [`${gain.method}@${gain.labelled}`, gain.gain]));
@@ -54,7 +64,7 @@ export function resultsTableHtml(results: SweepResults): string {
       + `<td class="num">${isBest ? '<strong>' : ''}${formatMeanStd(summary.testMiou)}${isBest ? '</strong>' : ''}</td>`
       + `<td class="num">${formatMeanStd(summary.valMiou)}</td>`
       + (hasBaseline ? `<td class="num">${gain}</td>` : '')
-      + `<td class="num">${formatDuration(summary.seconds)}</td></tr>`;
+      + `<td class="num">${formatDuration(summary.seconds)}${summary.busyCells > 0 ? ` ${BUSY_MARK}` : ''}</td></tr>`;
   });
   return `<table class="results"><thead><tr><th>K</th><th>method</th><th>seeds</th><th>test mIoU (%)</th><th>val mIoU (%)</th>`
     + (hasBaseline ? `<th>gain over ${BASELINE_METHOD} (points)</th>` : '')

@@ -20,3 +20,16 @@ test('resultsMarkdown: one row per (K, method), mean ± std in %, paired gain, b
   // within: test 33, 35 -> 34.0 ± 1.4 (best); gains +3, +1 -> +2.0 ± 1.4
   assert.equal(table[3], '| 20 | within | 2 | **34.0 ± 1.4** | 31.0 ± 1.4 | +2.0 ± 1.4 | 2 min 00 s |');
 });
+
+test('resultsMarkdown: a time measured beside other work (median load above cores + 1) is marked and explained; none, no note', () => {
+  const loaded = (method: string, seed: number, load: number | null): SweepCell => ({ ...cell(method, seed, 0.3, 0.3), load });
+  // 2 cores: 3.0 is the sweep's threads + loader spikes (not marked), 3.5 is more than one thread beyond the cores.
+  const cells = [loaded('ce', 0, 2.2), loaded('ce', 1, 3.0), loaded('within', 0, 3.5), loaded('within', 1, null)];
+  const lines = resultsMarkdown({ cells, methods: ['ce', 'within'], budgets: [20], cores: 2 }).trim().split('\n');
+  assert.ok(lines[2]?.endsWith('| 2 min 00 s |'), lines[2]);
+  assert.ok(lines[3]?.endsWith('| 2 min 00 s † |'), lines[3]);
+  assert.match(lines.at(-1) ?? '', /^† At least one seed of this cell ran while the machine's 1-minute load average stayed above its 2 cores \+ 1/);
+  // Without the cores (older results.json) nothing can be told: no mark, no note.
+  const older = resultsMarkdown({ cells, methods: ['ce', 'within'], budgets: [20] });
+  assert.ok(!older.includes('†'), older);
+});

@@ -4,11 +4,11 @@
  * std over seeds, the gain over ce paired by seed, the time per cell.
  */
 import { BASELINE_METHOD, gainsOverBaseline, summariseBudgets } from './aggregate.js';
-import { formatDuration, formatMeanStd } from './report-tables.js';
+import { BUSY_MARK, busyNote, formatDuration, formatMeanStd } from './report-tables.js';
 import type { SweepResults } from './results.js';
 
 /** One row per (K, method), budgets ascending; the best test mean at each K in bold. */
-export function resultsMarkdown(results: Pick<SweepResults, 'cells' | 'methods' | 'budgets'>): string {
+export function resultsMarkdown(results: Pick<SweepResults, 'cells' | 'methods' | 'budgets' | 'cores'>): string {
   const gains = new Map(gainsOverBaseline(results).map((gain) => [`${gain.method}@${gain.labelled}`, gain.gain]));
   const summaries = summariseBudgets(results);
   const best = new Map<number, number>();
@@ -23,9 +23,11 @@ export function resultsMarkdown(results: Pick<SweepResults, 'cells' | 'methods' 
     const gain = summary.method === BASELINE_METHOD ? 'baseline' : formatMeanStd(gains.get(`${summary.method}@${summary.labelled}`) ?? null, true);
     const seeds = summary.testMiou === null ? 0 : summary.testMiou.n;
     return [String(summary.labelled), summary.method, seeds === summary.cells ? String(seeds) : `${seeds} of ${summary.cells}`,
-      isBest ? `**${test}**` : test, formatMeanStd(summary.valMiou), ...(hasBaseline ? [gain] : []), formatDuration(summary.seconds)];
+      isBest ? `**${test}**` : test, formatMeanStd(summary.valMiou), ...(hasBaseline ? [gain] : []),
+      `${formatDuration(summary.seconds)}${summary.busyCells > 0 ? ` ${BUSY_MARK}` : ''}`];
   });
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
   const align = header.map((_name, index) => (index === 1 ? '---' : '---:'));
-  return [line(header), line(align), ...rows.map(line)].join('\n') + '\n';
+  const note = busyNote(results);
+  return [line(header), line(align), ...rows.map(line)].join('\n') + '\n' + (note === '' ? '' : `\n${note}\n`);
 }

@@ -28,6 +28,7 @@ const cellSchema = z.object({
   test: evaluationSchema.nullable(),
   seconds: z.object({ pretrain: z.number().finite(), finetune: z.number().finite(), total: z.number().finite() }).passthrough(),
   wallSeconds: z.number().finite().optional(),
+  load: z.number().finite().nonnegative().nullable().optional(),
   curve: z.array(z.object({ stage: z.enum(['pretrain', 'finetune']), step: z.number().finite(), loss: z.number() }).passthrough()),
   valCurve: z.array(z.object({ step: z.number().finite(), mIoU: z.number() }).passthrough()),
 }).passthrough();
@@ -55,6 +56,7 @@ export const sweepResultsSchema = z.object({
   predictions: z.array(z.object({ id: z.string(), image: z.string(), truth: z.string(), predictions: z.record(z.string()) }).passthrough()),
   embeddings: z.array(z.object({ title: z.string(), points: z.array(z.tuple([z.number().finite(), z.number().finite(), z.number().int()])) }).passthrough()),
   machine: z.string(),
+  cores: z.number().int().positive().optional(),
 }).passthrough();
 
 /**

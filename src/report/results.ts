@@ -42,6 +42,12 @@ export interface SweepCell {
   readonly seconds: { readonly pretrain: number; readonly finetune: number; readonly total: number };
   /** The last process's measured wall clock for the whole cell, pauses included (absent in older results). */
   readonly wallSeconds?: number;
+  /**
+   * Median over the cell's logged steps of the machine's 1-minute load average (null when its log has none;
+   * absent in older results). Above `cores` + 1 the cell shared the machine with work beyond the sweep's own
+   * threads, and its `seconds` overstate what it takes alone.
+   */
+  readonly load?: number | null;
   /** Loss per logged step. */
   readonly curve: readonly CurvePoint[];
   /** Val mIoU per evaluation during fine-tuning. */
@@ -90,4 +96,6 @@ export interface SweepResults {
   readonly embeddings: readonly EmbeddingMap[];
   /** Machine the sweep ran on (CPU model, cores, threads), for the wall-clock figures. */
   readonly machine: string;
+  /** Its logical cores, which the cells' `load` is compared with (absent in older results). */
+  readonly cores?: number;
 }

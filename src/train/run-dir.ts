@@ -3,7 +3,7 @@
  *
  *   config.json      the resolved, validated config (what --resume and `eval` rebuild the model from)
  *   split.txt        the labelled image ids, one per line
- *   metrics.jsonl    one JSON object per logged step ({ kind: 'step', stage, step, loss, lr, ... }) and per
+ *   metrics.jsonl    one JSON object per logged step ({ kind: 'step', stage, step, loss, lr, load, ... }) and per
  *                    evaluation ({ kind: 'eval', stage, step, split, mIoU, pixelAccuracy, ... })
  *   checkpoints/     the 'pretrain', 'finetune' and 'best' series (see checkpoint.ts)
  *   summary.json     final val/test metrics and wall-clock times

@@ -56,6 +56,8 @@ test('a run interrupted in each stage and resumed twice logs the very same losse
   // Stage 1 logs each batch's loss floor (contrastiveLossFloor, tested by hand in src/losses): positive, never above the loss.
   const stage1 = readMetrics(straight).filter((record) => record.kind === 'step' && record.stage === 'pretrain');
   for (const record of stage1) assert.ok((record.lossFloor as number) > 0 && (record.lossFloor as number) <= (record.loss as number), JSON.stringify(record));
+  // Every logged step records the machine's 1-minute load average (what the sweep report flags shared cores with).
+  for (const record of readMetrics(straight).filter((r) => r.kind === 'step')) assert.ok(typeof record.load === 'number' && record.load >= 0, JSON.stringify(record));
   assert.equal(liveTensorCount(), before);
 });
 

@@ -3,6 +3,7 @@
  * `ce`), stage 2 (softmax fine-tuning), val evaluation with the best checkpoint kept, and the final
  * val/test figures. Resumable at any checkpoint: `resume` continues the latest stage exactly.
  */
+import { loadavg } from 'node:os';
 import { deriveSeed } from '../augment/rng.js';
 import { createLoader, type Batch, type LoaderPosition, type PairBatch } from '../data/loader.js';
 import type { SegmentationDataset } from '../data/types.js';
@@ -87,12 +88,16 @@ function save(writer: CheckpointSink, runDir: string, series: string, model: Mod
   return writer.save(runDir, series, { model, optimizer, step, stage, loaderPosition: position, config, splitIds: data.labelledIds, metrics: { ...metrics, classes } });
 }
 
-/** A step as metrics.jsonl records it: stage 1 adds the batch's contrastive loss floor (contrastiveLossFloor). */
+/**
+ * A step as metrics.jsonl records it: stage 1 adds the batch's contrastive loss floor (contrastiveLossFloor);
+ * every logged step adds `load`, the machine's 1-minute load average then, so that a time read from the
+ * log can be told to have been measured beside other work (src/train/sweep-time.ts).
+ */
 type LoggedStep = StepRecord & { readonly lossFloor?: number };
 
 function onStep(runDir: string, config: RunConfig, events: RunEvents | undefined, writes = true) {
   return (record: LoggedStep): void => {
-    if (writes && (record.step % config.logEvery === 0 || record.step === record.steps || record.skipped === true)) appendMetrics(runDir, { kind: 'step', ...record });
+    if (writes && (record.step % config.logEvery === 0 || record.step === record.steps || record.skipped === true)) appendMetrics(runDir, { kind: 'step', ...record, load: Math.round(loadavg()[0] * 100) / 100 });
     events?.onStep?.(record);
   };
 }

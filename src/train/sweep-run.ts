@@ -85,7 +85,7 @@ export async function gatherResults(job: SweepJob, cells: readonly CellPlan[], c
     settings: sharedSettings(job, base, ceChoice),
     methods: job.sweep.methods, budgets: job.sweep.budgets.map((k) => (k === 'all' ? train?.length ?? 0 : k)),
     cells: finished, predictions: [], embeddings: [],
-    machine: machine(Math.max(1, Math.floor(cpus().length / job.jobs)), job.jobs),
+    machine: machine(Math.max(1, Math.floor(cpus().length / job.jobs)), job.jobs), cores: cpus().length,
   };
 }
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MetricsRecord } from './run-dir.js';
-import { cellSeconds } from './sweep-time.js';
+import { cellSeconds, medianLoad } from './sweep-time.js';
 
 const step = (stage: string, stepNo: number, seconds: number): MetricsRecord => ({ kind: 'step', stage, step: stepNo, seconds });
 const evaluation = (split: string, seconds: number): MetricsRecord => ({ kind: 'eval', stage: 'finetune', step: 0, split, seconds });
@@ -24,4 +24,12 @@ test('cellSeconds: steps x median step time + evaluations x median per-image tim
   assert.ok(Math.abs(seconds.total - 90) < 1e-9, String(seconds.total));
   const ce = cellSeconds(metrics.filter((record) => record.stage === 'finetune'), { pretrain: 0, finetune: 40 }, { val: 100, test: 200 });
   assert.equal(ce.pretrain, 0);
+});
+
+test('medianLoad: the median of the logged steps\' load averages; evaluations and steps without one do not count; null for none', () => {
+  const loaded = (stepNo: number, load: number): MetricsRecord => ({ ...step('finetune', stepNo, stepNo), load });
+  const metrics: MetricsRecord[] = [loaded(10, 2.1), loaded(20, 4.0), step('finetune', 30, 30), loaded(40, 2.3), { ...evaluation('val', 2), load: 9 }];
+  assert.equal(medianLoad(metrics), 2.3); // of 2.1, 4.0, 2.3
+  assert.equal(medianLoad([...metrics, loaded(50, 3.0)]), (2.3 + 3.0) / 2);
+  assert.equal(medianLoad([step('finetune', 10, 5)]), null);
 });

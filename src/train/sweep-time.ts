@@ -54,6 +54,15 @@ function evaluationSeconds(metrics: readonly MetricsRecord[], imagesBySplit: Rea
   return images * median(perImage);
 }
 
+/**
+ * The median of the machine's 1-minute load average over the logged steps (`load`, see run.ts), or null
+ * when the log has none (runs written before it was logged).
+ */
+export function medianLoad(metrics: readonly MetricsRecord[]): number | null {
+  const loads = metrics.flatMap((record) => (record.kind === 'step' && typeof record.load === 'number' ? [record.load] : []));
+  return loads.length === 0 ? null : median(loads);
+}
+
 /** The median; 0 for no values. */
 function median(values: readonly number[]): number {
   if (values.length === 0) return 0;

@@ -14,7 +14,7 @@ import type { CurvePoint, EvaluationSummary, SweepCell } from '../report/results
 import type { SweepConfig } from './sweep-config.js';
 import { parseRunConfig, type RunConfig } from './config.js';
 import { SUMMARY_FILE, isRunDir, readMetrics, writeFileAtomic } from './run-dir.js';
-import { cellSeconds } from './sweep-time.js';
+import { cellSeconds, medianLoad } from './sweep-time.js';
 
 /** One cell to train. */
 export interface CellPlan {
@@ -153,5 +153,6 @@ export function readCell(cell: CellPlan): SweepCell {
     seconds: cellSeconds(metrics, { pretrain: cell.config.pretrain.steps, finetune: cell.config.finetune.steps },
       { val: summary.val?.images ?? 0, test: summary.test?.images ?? 0 }),
     wallSeconds: summary.seconds.total,
+    load: medianLoad(metrics),
   };
 }
