@@ -77,6 +77,8 @@ test('gainsOverBaseline: differences paired by seed, only seeds both methods eva
   assertMeanStd(gains[1]!.gain, { mean: 0.05, std: null, n: 1 }, 'within@20');
   assert.deepEqual(gains[1]!.seeds, [0]);
   assert.deepEqual(gainsOverBaseline(SWEEP, 'cross'), [], 'no such baseline');
+  // On val: ce 0.40, 0.44, 0.42 against within 0.5 at every seed: differences 0.10, 0.06, 0.08.
+  assertMeanStd(gainsOverBaseline(SWEEP, 'ce', 'val')[0]!.gain, { mean: 0.08, std: 0.02, n: 3 }, 'within@5 on val');
 });
 
 test('classIouMeans: null IoUs skipped, not counted as zero; null where no seed has the class', () => {

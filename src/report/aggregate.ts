@@ -36,7 +36,7 @@ export interface BudgetSummary {
   readonly busyCells: number;
 }
 
-/** Test-mIoU gain of a method over the baseline at one K: per-seed differences, then their statistics. */
+/** mIoU gain of a method over the baseline at one K (test, or val on request): per-seed differences, then their statistics. */
 export interface BaselineGain {
   readonly method: string;
   readonly labelled: number;
@@ -114,20 +114,22 @@ export function summariseBudgets(results: Pick<SweepResults, 'cells' | 'methods'
 }
 
 /**
- * Test-mIoU gains over `baseline` per (method, K), every method but the baseline, paired by seed: the
+ * mIoU gains over `baseline` per (method, K), every method but the baseline, paired by seed: the
  * mean and spread of (method - baseline) over the seeds both have, which removes the seed-to-seed
- * variation they share (the same labelled subset and initialisation per seed). Empty if the sweep has
- * no such baseline method.
+ * variation they share (the same labelled subset and initialisation per seed). On the test split unless
+ * `split` says val (what choices are made on). Empty if the sweep has no such baseline method.
  */
-export function gainsOverBaseline(results: Pick<SweepResults, 'cells' | 'methods' | 'budgets'>, baseline: string = BASELINE_METHOD): BaselineGain[] {
+export function gainsOverBaseline(results: Pick<SweepResults, 'cells' | 'methods' | 'budgets'>, baseline: string = BASELINE_METHOD,
+  split: 'test' | 'val' = 'test'): BaselineGain[] {
   if (!results.methods.includes(baseline)) return [];
   const gains: BaselineGain[] = [];
   for (const labelled of sortedBudgets(results)) {
-    const baselineBySeed = new Map(cellsOf(results, baseline, labelled).flatMap((cell) => (cell.test === null ? [] : [[cell.seed, cell.test.mIoU] as const])));
+    const baselineBySeed = new Map(cellsOf(results, baseline, labelled).flatMap((cell) => (cell[split] === null ? [] : [[cell.seed, cell[split].mIoU] as const])));
     for (const method of results.methods.filter((name) => name !== baseline)) {
       const pairs = cellsOf(results, method, labelled).flatMap((cell) => {
         const reference = baselineBySeed.get(cell.seed);
-        return cell.test === null || reference === undefined ? [] : [{ seed: cell.seed, difference: cell.test.mIoU - reference }];
+        const own = cell[split];
+        return own === null || reference === undefined ? [] : [{ seed: cell.seed, difference: own.mIoU - reference }];
       });
       gains.push({ method, labelled, gain: meanAndStd(pairs.map((pair) => pair.difference)), seeds: pairs.map((pair) => pair.seed) });
     }
