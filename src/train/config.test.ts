@@ -33,3 +33,13 @@ test('the method chooses the pretraining loss: method and pretrain.loss cannot d
   const resolved = parseRunConfig({ data, method: 'batch' });
   assert.deepEqual(parseRunConfig(JSON.parse(JSON.stringify(resolved))), resolved);
 });
+
+test('pretrain.anchorsPerClass: null by default (every pixel an anchor, as in the paper), a positive integer, not with the official loss', () => {
+  assert.equal(parseRunConfig({ data }).pretrain.anchorsPerClass, null);
+  assert.equal(parseRunConfig({ data, method: 'cross', pretrain: { anchorsPerClass: 64 } }).pretrain.anchorsPerClass, 64);
+  assert.throws(() => parseRunConfig({ data, pretrain: { anchorsPerClass: 0 } }), (error: unknown) => error instanceof ConfigError && /pretrain\.anchorsPerClass/.test(error.message));
+  for (const input of [{ method: 'official' }, { pretrain: { loss: 'official' } }]) {
+    assert.throws(() => parseRunConfig({ data, ...input, pretrain: { ...(input as { pretrain?: object }).pretrain, anchorsPerClass: 8 } }),
+      (error: unknown) => error instanceof ConfigError && /pretrain\.anchorsPerClass: the official loss/.test(error.message), JSON.stringify(input));
+  }
+});

@@ -60,6 +60,12 @@ export const pretrainSchema = z.object({
   temperature: z.number().positive().default(PAPER_TEMPERATURE),
   /** Stride of the map the loss sees: 4 = the decoder's own output; 8 or 16 average-pool it first (cheaper). */
   lossStride: z.union([z.literal(4), z.literal(8), z.literal(16)]).default(4),
+  /**
+   * At most this many anchors of each class per image (capAnchorsPerClass; the contrast set keeps every
+   * pixel), so rare classes weigh in stage 1 as much as large ones; null = every valid pixel is an anchor,
+   * as in the paper. Not for the 'official' loss, whose two label maps are both anchors and contrast set.
+   */
+  anchorsPerClass: positiveInt.nullable().default(null),
   head: z.object({
     layers: positiveInt.default(3),
     width: positiveInt.max(MAX_CHANNELS).default(256),
@@ -179,6 +185,9 @@ export const runSchema = runObject.superRefine((config, ctx) => {
   const loss = config.pretrain.loss;
   if (config.method !== undefined && config.method !== 'ce' && loss !== undefined && loss !== config.method) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pretrain', 'loss'], message: `"${loss}" contradicts method "${config.method}"; the method chooses the pretraining loss, so set only one of them` });
+  }
+  if ((config.method ?? loss) === 'official' && config.pretrain.anchorsPerClass !== null) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pretrain', 'anchorsPerClass'], message: 'the official loss has no separate anchor labels to cap; leave anchorsPerClass null' });
   }
 }).transform((config) => {
   const method: Method = config.method ?? config.pretrain.loss ?? 'within';

@@ -20,7 +20,7 @@ import { scope } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import type { PretrainConfig, RunConfig } from './config.js';
 import { networkConfig } from './build.js';
-import { downsampleLabels } from './labels.js';
+import { capAnchorsPerClass, downsampleLabels } from './labels.js';
 import { segmentationLoss } from './finetune.js';
 
 /** The stage-1 model: the network, the projection head and, for joint training, a classifier. Keys network.*, head.*, classifier.*. */
@@ -69,20 +69,22 @@ export function pretrainLoss(model: PretrainModel, batch: PairBatch, config: Pre
     const embeddings = model.head.forward(atLossStride(features, imageSize, config.lossStride)); // [2B, D, h, w], unit norm
     const [h, w] = [embeddings.shape[2] as number, embeddings.shape[3] as number];
     const labels = downsampleLabels(batch.labels, [h, w]); // [B, h, w]
+    // The anchors' labels: every valid pixel, or at most anchorsPerClass per class and image (not for 'official').
+    const anchorLabels = config.anchorsPerClass === null || config.loss === 'official' ? labels : capAnchorsPerClass(labels, config.anchorsPerClass, DEFAULT_IGNORE_INDEX);
     const anchors = embeddings.slice(0, 0, size); // view I
     const contrast = embeddings.slice(0, size, 2 * size); // view Î
     const options = { temperature: config.temperature, ignoreIndex: DEFAULT_IGNORE_INDEX };
-    if (stats !== undefined) stats.lossFloor = contrastiveLossFloor(config.loss, labels, labels, { ignoreIndex: DEFAULT_IGNORE_INDEX });
+    if (stats !== undefined) stats.lossFloor = contrastiveLossFloor(config.loss, anchorLabels, labels, { ignoreIndex: DEFAULT_IGNORE_INDEX });
     let loss: Tensor;
     switch (config.loss) {
       case 'within':
-        loss = withinImageContrastiveLoss(anchors, labels, contrast, labels, options);
+        loss = withinImageContrastiveLoss(anchors, anchorLabels, contrast, labels, options);
         break;
       case 'cross':
-        loss = crossImageContrastiveLoss(anchors, labels, contrast, labels, options);
+        loss = crossImageContrastiveLoss(anchors, anchorLabels, contrast, labels, options);
         break;
       case 'batch':
-        loss = batchContrastiveLoss(anchors, labels, contrast, labels, options);
+        loss = batchContrastiveLoss(anchors, anchorLabels, contrast, labels, options);
         break;
       case 'official':
         loss = officialContrastiveLoss(anchors, labels, contrast, labels, { temperature: config.temperature, ignoreLabels: [DEFAULT_IGNORE_INDEX], mode: 'within' });
