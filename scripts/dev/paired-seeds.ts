@@ -2,17 +2,20 @@
  * Per-seed figures of a sweep and each method's gain over ce paired by seed, from its results.json: the
  * mean difference, its sample std, its standard error (std / sqrt(n)) and the ratio of the two methods'
  * standard deviations across seeds. Val only unless --test is given, so that choices read from it are
- * made on val (docs/results/NOTES.md).
- *   node --import tsx scripts/dev/paired-seeds.ts [--test] <results.json>
+ * made on val (docs/results/NOTES.md). With the gain, the Pitman-Morgan test of equal scatter across the seeds
+ * (t on n - 2 degrees of freedom; compare with Student's two-sided critical value) and, with --classes, each
+ * class's IoU gain paired by seed and the seeds where the method is ahead.
+ *   node --import tsx scripts/dev/paired-seeds.ts [--test] [--classes] <results.json>
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BASELINE_METHOD, cellsOf, gainsOverBaseline, meanAndStd, sortedBudgets } from '../../src/report/aggregate.js';
+import { pairedClassGains, pitmanMorgan } from '../../src/report/paired-stats.js';
 import { parseSweepResults } from '../../src/report/results-schema.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { test: { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { test: { type: 'boolean', default: false }, classes: { type: 'boolean', default: false } } });
 if (positionals.length !== 1) {
-  console.error('usage: paired-seeds.ts [--test] <results.json>');
+  console.error('usage: paired-seeds.ts [--test] [--classes] <results.json>');
   process.exit(2);
 }
 const file = positionals[0] as string;
@@ -36,6 +39,18 @@ for (const split of splits) {
       const ratio = own?.std && baseline?.std ? (baseline.std / own.std).toFixed(2) : '-';
       console.log(`  ${gain.method} - ${BASELINE_METHOD}, paired over ${n} seeds: ${mean >= 0 ? '+' : ''}${pct(mean)} +- ${pct(std)}, `
         + `standard error ${std === null ? '-' : pct(std / Math.sqrt(n))}; sd(${BASELINE_METHOD}) / sd(${gain.method}) = ${ratio}`);
+      const bySeed = (method: string): Map<number, number> => new Map(cellsOf(results, method, labelled).flatMap((cell) => (cell[split] === null ? [] : [[cell.seed, cell[split].mIoU] as const])));
+      const ownBySeed = bySeed(gain.method);
+      const baselineBySeed = bySeed(BASELINE_METHOD);
+      const pm = pitmanMorgan(gain.seeds.map((seed) => ownBySeed.get(seed) as number), gain.seeds.map((seed) => baselineBySeed.get(seed) as number));
+      console.log(`    equal scatter, Pitman-Morgan: ${pm === null ? 'undefined (fewer than 3 seeds or degenerate)' : `r ${pm.r.toFixed(2)}, t ${pm.t.toFixed(2)} on ${pm.df} df (negative: ${gain.method} scatters less)`}`);
+      if (values.classes !== true) continue;
+      for (const entry of pairedClassGains(results, gain.method, BASELINE_METHOD, labelled, split, results.dataset.classNames.length)) {
+        const name = (results.dataset.classNames[entry.classId] ?? String(entry.classId)).padEnd(12);
+        if (entry.gain === null) { console.log(`    ${name} no seed has it`); continue; }
+        const sd = entry.gain.std === null ? '-' : pct(entry.gain.std);
+        console.log(`    ${name} ${entry.gain.mean >= 0 ? '+' : ''}${pct(entry.gain.mean)} +- ${sd}, ahead on ${entry.ahead} of ${entry.gain.n} seeds`);
+      }
     }
   }
 }

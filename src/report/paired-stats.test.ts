@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairedClassGains, pitmanMorgan } from './paired-stats.js';
+import type { EvaluationSummary, SweepCell } from './results.js';
+
+test('pitmanMorgan: a hand-worked case', () => {
+  // a = 0, 2, 4, 6 and b = 1, 1, 3, 3: sums 1, 3, 7, 9 (deviations -4, -2, 2, 4), differences -1, 1, 1, 3
+  // (deviations -2, 0, 0, 2); r = 16 / sqrt(40 * 8) = 2 / sqrt(5), t = r sqrt(2) / sqrt(1 - 4/5) = 2 sqrt(2).
+  const result = pitmanMorgan([0, 2, 4, 6], [1, 1, 3, 3]);
+  assert.ok(result !== null);
+  assert.ok(Math.abs(result.r - 2 / Math.sqrt(5)) < 1e-12);
+  assert.ok(Math.abs(result.t - 2 * Math.SQRT2) < 1e-12);
+  assert.equal(result.df, 2);
+  // Swapping the samples flips the sign only.
+  const swapped = pitmanMorgan([1, 1, 3, 3], [0, 2, 4, 6]);
+  assert.ok(swapped !== null && Math.abs(swapped.t + 2 * Math.SQRT2) < 1e-12);
+});
+
+test('pitmanMorgan agrees with the textbook form through the variance ratio and the correlation of a with b', () => {
+  // t = (F - 1) sqrt(n - 2) / (2 sqrt(F (1 - r_ab^2))), F = var(a) / var(b): an independent route to the same statistic.
+  const a = [30.8, 36.5, 25.9, 40.6, 33.9, 26.0, 33.7, 39.7, 41.3, 29.7];
+  const b = [34.7, 30.7, 31.2, 38.1, 35.1, 28.9, 35.8, 35.1, 38.2, 28.4];
+  const n = a.length;
+  const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / n;
+  const ma = mean(a);
+  const mb = mean(b);
+  const saa = a.reduce((sum, value) => sum + (value - ma) ** 2, 0);
+  const sbb = b.reduce((sum, value) => sum + (value - mb) ** 2, 0);
+  const sab = a.reduce((sum, value, index) => sum + (value - ma) * ((b[index] as number) - mb), 0);
+  const ratio = saa / sbb;
+  const rab2 = (sab * sab) / (saa * sbb);
+  const expected = ((ratio - 1) * Math.sqrt(n - 2)) / (2 * Math.sqrt(ratio * (1 - rab2)));
+  const result = pitmanMorgan(a, b);
+  assert.ok(result !== null);
+  assert.ok(Math.abs(result.t - expected) < 1e-9 * Math.abs(expected), `${result.t} against ${expected}`);
+  assert.equal(result.df, 8);
+});
+
+test('pitmanMorgan: equal scatter gives t = 0; degenerate samples give null; unpaired samples throw', () => {
+  // b is a reflected about its mean: same variance, so sums and differences are uncorrelated.
+  const equal = pitmanMorgan([1, 2, 3, 4], [4, 3, 2, 1]);
+  assert.equal(equal, null); // sums are constant (5): no correlation is defined
+  const same = pitmanMorgan([1, 3, 2, 5], [2, 4, 3, 6]); // b = a + 1: differences constant
+  assert.equal(same, null);
+  const balanced = pitmanMorgan([1, -1, 1, -1], [1, 1, -1, -1]);
+  assert.ok(balanced !== null && Math.abs(balanced.t) < 1e-12);
+  assert.equal(pitmanMorgan([1, 2], [2, 1]), null);
+  assert.throws(() => pitmanMorgan([1, 2, 3], [1, 2]), RangeError);
+});
+
+function evaluation(classIoU: readonly (number | null)[]): EvaluationSummary {
+  return { mIoU: 0.5, pixelAccuracy: 0.9, meanClassAccuracy: 0.5, frequencyWeightedIoU: 0.8, classIoU, images: 10, seconds: 1 };
+}
+
+function cell(method: string, seed: number, val: readonly (number | null)[] | null): SweepCell {
+  return {
+    method, labelled: 20, seed, test: null, val: val === null ? null : evaluation(val),
+    steps: { pretrain: 0, finetune: 10 }, seconds: { pretrain: 0, finetune: 1, total: 1 }, curve: [], valCurve: [],
+  };
+}
+
+test('pairedClassGains: differences per class over the seeds both cells have the class for', () => {
+  const results = {
+    cells: [
+      cell('ce', 0, [0.5, 0.1, null]),
+      cell('ce', 1, [0.6, 0.0, 0.2]),
+      cell('ce', 2, [0.7, 0.3, 0.4]),
+      cell('within', 2, [0.6, 0.3, null]),
+      cell('within', 0, [0.7, 0.0, 0.9]),
+      cell('within', 1, null), // no val evaluation: seed 1 is not paired
+      cell('ce', 3, [0.1, 0.1, 0.1]), // no within cell: not paired
+    ],
+  };
+  const gains = pairedClassGains(results, 'within', 'ce', 20, 'val', 3);
+  // class 0: seeds 0 and 2, differences +0.2 and -0.1; class 1: -0.1 and 0 (a tie is not ahead);
+  // class 2: null at seed 0 (ce) and seed 2 (within), so no seed pairs.
+  assert.equal(gains.length, 3);
+  assert.ok(gains[0]!.gain !== null && Math.abs(gains[0]!.gain.mean - 0.05) < 1e-12);
+  assert.ok(Math.abs(gains[0]!.gain.std! - Math.sqrt(0.045)) < 1e-12);
+  assert.equal(gains[0]!.gain.n, 2);
+  assert.equal(gains[0]!.ahead, 1);
+  assert.ok(gains[1]!.gain !== null && Math.abs(gains[1]!.gain.mean + 0.05) < 1e-12);
+  assert.equal(gains[1]!.ahead, 0);
+  assert.equal(gains[2]!.gain, null);
+  assert.equal(gains[2]!.ahead, 0);
+  assert.deepEqual(pairedClassGains(results, 'within', 'ce', 20, 'test', 3).map((entry) => entry.gain), [null, null, null]);
+});

@@ -1,0 +1,85 @@
+/**
+ * Paired statistics over seeds, for reading a sweep: the per-class IoU gain of a method over the baseline
+ * paired by seed, and the Pitman-Morgan test of whether two methods' results scatter equally across
+ * the same seeds. Fractions in [0, 1], as in results.json.
+ */
+import { cellsOf, meanAndStd, type MeanStd } from './aggregate.js';
+import type { SweepResults } from './results.js';
+
+/** One class's IoU gain of a method over the baseline, paired by seed. */
+export interface ClassGain {
+  readonly classId: number;
+  /** Over the seeds where both cells have an IoU for the class; null with no such seed. */
+  readonly gain: MeanStd | null;
+  /** Seeds where the method's IoU is strictly higher than the baseline's. */
+  readonly ahead: number;
+}
+
+/**
+ * Per-class IoU differences (method - baseline) on `split`, paired by seed at budget `labelled`: a class is
+ * paired on a seed only when both cells have an IoU for it (null means the class is absent from both ground
+ * truth and prediction, so there is nothing to compare).
+ * @param classes number of classes (the dataset's class table).
+ */
+export function pairedClassGains(results: Pick<SweepResults, 'cells'>, method: string, baseline: string, labelled: number,
+  split: 'test' | 'val', classes: number): ClassGain[] {
+  const baselineBySeed = new Map(cellsOf(results, baseline, labelled).flatMap((cell) => (cell[split] === null ? [] : [[cell.seed, cell[split].classIoU] as const])));
+  const pairs = cellsOf(results, method, labelled).flatMap((cell) => {
+    const reference = baselineBySeed.get(cell.seed);
+    const own = cell[split];
+    return own === null || reference === undefined ? [] : [{ own: own.classIoU, reference }];
+  });
+  return Array.from({ length: classes }, (_unused, classId) => {
+    const differences = pairs.flatMap(({ own, reference }) => {
+      const a = own[classId];
+      const b = reference[classId];
+      return a === null || a === undefined || b === null || b === undefined ? [] : [a - b];
+    });
+    return { classId, gain: meanAndStd(differences), ahead: differences.filter((difference) => difference > 0).length };
+  });
+}
+
+/** Pitman-Morgan test statistic for equal variances of two paired samples. */
+export interface PitmanMorgan {
+  /** Correlation of (a + b) with (a - b): positive when a scatters more than b. */
+  readonly r: number;
+  /** r sqrt(n - 2) / sqrt(1 - r^2), Student's t with n - 2 degrees of freedom under equal variances. */
+  readonly t: number;
+  readonly df: number;
+}
+
+/**
+ * The Pitman-Morgan test (Pitman 1939, Morgan 1939) of var(a) = var(b) for paired samples: cov(a + b, a - b) =
+ * var(a) - var(b), so the correlation of sums with differences is 0 exactly when the variances are equal.
+ * Null with fewer than 3 pairs, or when the sums or the differences do not vary (no correlation is defined)
+ * or vary in perfect step (|r| = 1, t unbounded).
+ * @throws RangeError if the samples differ in length.
+ */
+export function pitmanMorgan(a: readonly number[], b: readonly number[]): PitmanMorgan | null {
+  if (a.length !== b.length) throw new RangeError(`pitmanMorgan: ${a.length} values against ${b.length}; the samples must be paired`);
+  const n = a.length;
+  if (n < 3) return null;
+  const sums = a.map((value, index) => value + (b[index] as number));
+  const differences = a.map((value, index) => value - (b[index] as number));
+  const r = correlation(sums, differences);
+  if (r === null || Math.abs(r) >= 1) return null;
+  return { r, t: (r * Math.sqrt(n - 2)) / Math.sqrt(1 - r * r), df: n - 2 };
+}
+
+/** Pearson correlation; null when either sample is constant. */
+function correlation(x: readonly number[], y: readonly number[]): number | null {
+  const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
+  const mx = mean(x);
+  const my = mean(y);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  x.forEach((value, index) => {
+    const dx = value - mx;
+    const dy = (y[index] as number) - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  });
+  return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
+}
