@@ -4,22 +4,27 @@
  * standard deviations across seeds. Val only unless --test is given, so that choices read from it are
  * made on val (docs/results/NOTES.md). With the gain, the Pitman-Morgan test of equal scatter across the seeds
  * (t on n - 2 degrees of freedom; compare with Student's two-sided critical value) and, with --classes, each
- * class's IoU gain paired by seed and the seeds where the method is ahead.
- *   node --import tsx scripts/dev/paired-seeds.ts [--test] [--classes] <results.json>
+ * class's IoU gain paired by seed and the seeds where the method is ahead. With --baseline-from other.json[:method],
+ * the baseline is that sweep's method (ce by default), e.g. ce at another step count; this sweep's own ce cells are
+ * then compared as 'ce, this run'.
+ *   node --import tsx scripts/dev/paired-seeds.ts [--test] [--classes] [--baseline-from <other.json>[:method]] <results.json>
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BASELINE_METHOD, cellsOf, gainsOverBaseline, meanAndStd, sortedBudgets } from '../../src/report/aggregate.js';
-import { pairedClassGains, pitmanMorgan } from '../../src/report/paired-stats.js';
+import { pairedClassGains, pitmanMorgan, withBaselineFrom } from '../../src/report/paired-stats.js';
 import { parseSweepResults } from '../../src/report/results-schema.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { test: { type: 'boolean', default: false }, classes: { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { test: { type: 'boolean', default: false }, classes: { type: 'boolean', default: false }, 'baseline-from': { type: 'string' } } });
 if (positionals.length !== 1) {
-  console.error('usage: paired-seeds.ts [--test] [--classes] <results.json>');
+  console.error('usage: paired-seeds.ts [--test] [--classes] [--baseline-from <other.json>[:method]] <results.json>');
   process.exit(2);
 }
 const file = positionals[0] as string;
-const results = parseSweepResults(JSON.parse(readFileSync(file, 'utf8')), file);
+const read = (path: string) => parseSweepResults(JSON.parse(readFileSync(path, 'utf8')), path);
+const borrowFrom = values['baseline-from'];
+const [otherFile, otherMethod = BASELINE_METHOD] = borrowFrom === undefined ? [] : borrowFrom.split(/:(?=[^:/]*$)/);
+const results = otherFile === undefined ? read(file) : withBaselineFrom(read(file), read(otherFile), otherMethod, BASELINE_METHOD);
 const splits = values.test === true ? (['val', 'test'] as const) : (['val'] as const);
 const pct = (value: number | null | undefined): string => (value === null || value === undefined ? '-' : (100 * value).toFixed(1));
 

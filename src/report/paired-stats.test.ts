@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pairedClassGains, pitmanMorgan } from './paired-stats.js';
+import { pairedClassGains, pitmanMorgan, withBaselineFrom } from './paired-stats.js';
 import type { EvaluationSummary, SweepCell } from './results.js';
 
 test('pitmanMorgan: a hand-worked case', () => {
@@ -84,4 +84,20 @@ test('pairedClassGains: differences per class over the seeds both cells have the
   assert.equal(gains[2]!.gain, null);
   assert.equal(gains[2]!.ahead, 0);
   assert.deepEqual(pairedClassGains(results, 'within', 'ce', 20, 'test', 3).map((entry) => entry.gain), [null, null, null]);
+});
+
+test('withBaselineFrom: the baseline comes from the other sweep, the own baseline is kept under a new name', () => {
+  const primary = { methods: ['ce', 'within'], budgets: [20], cells: [cell('ce', 0, [0.5]), cell('within', 0, [0.7])] };
+  const other = { cells: [cell('ce', 0, [0.4]), cell('ce', 1, [0.3]), cell('within', 0, [0.9]), { ...cell('ce', 0, [0.1]), labelled: 50 }] };
+  const merged = withBaselineFrom(primary, other, 'ce', 'ce');
+  assert.deepEqual(merged.methods, ['ce', 'ce, this run', 'within']);
+  assert.deepEqual(merged.budgets, [20]);
+  // Only the other sweep's ce cells at the primary's budgets become the baseline; its within cell does not.
+  assert.deepEqual(merged.cells.filter((entry) => entry.method === 'ce').map((entry) => [entry.seed, entry.val!.classIoU[0]]), [[0, 0.4], [1, 0.3]]);
+  assert.deepEqual(merged.cells.filter((entry) => entry.method === 'ce, this run').map((entry) => entry.val!.classIoU[0]), [0.5]);
+  assert.deepEqual(merged.cells.filter((entry) => entry.method === 'within').map((entry) => entry.val!.classIoU[0]), [0.7]);
+  // Paired against the borrowed baseline: 0.5 - 0.4 and 0.7 - 0.4 at seed 0.
+  assert.ok(Math.abs(pairedClassGains(merged, 'ce, this run', 'ce', 20, 'val', 1)[0]!.gain!.mean - 0.1) < 1e-12);
+  assert.ok(Math.abs(pairedClassGains(merged, 'within', 'ce', 20, 'val', 1)[0]!.gain!.mean - 0.3) < 1e-12);
+  assert.deepEqual(primary.methods, ['ce', 'within'], 'the primary sweep is not modified');
 });

@@ -83,3 +83,19 @@ function correlation(x: readonly number[], y: readonly number[]): number | null 
   });
   return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
 }
+
+/**
+ * A sweep whose baseline cells are taken from another sweep, so that a method can be paired by seed with a
+ * baseline run elsewhere (another step count, say). `baseline`'s cells come from `other`'s `from` method; the
+ * primary sweep's own `baseline` cells, if any, stay as the method `${baseline}, this run`, listed first, so that
+ * they are compared too. Only the budgets of the primary sweep are kept.
+ */
+export function withBaselineFrom<R extends Pick<SweepResults, 'cells' | 'methods' | 'budgets'>>(results: R,
+  other: Pick<SweepResults, 'cells'>, from: string, baseline: string): R {
+  const renamed = `${baseline}, this run`;
+  const own = results.cells.map((cell) => (cell.method === baseline ? { ...cell, method: renamed } : cell));
+  const borrowed = other.cells.filter((cell) => cell.method === from && results.budgets.includes(cell.labelled))
+    .map((cell) => ({ ...cell, method: baseline }));
+  const methods = results.methods.map((method) => (method === baseline ? renamed : method));
+  return { ...results, methods: [baseline, ...methods], cells: [...borrowed, ...own] };
+}
