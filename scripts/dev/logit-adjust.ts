@@ -3,10 +3,15 @@
  * adjustment", ICLR 2021) at evaluation only: tau * log(pi_c) is subtracted from every pixel's class-c logit,
  * pi being the class shares of the run's own labelled pixels (full resolution, ignore label left out). tau = 1
  * is the balanced-error correction; nothing here is tuned. Val only: it never opens test. One JSON line per run,
- * then per-class IoU for both. For docs/results/NOTES.md (session 11).
+ * then per-class IoU for both, then, over the runs given, each method's mean and its paired difference with ce by seed
+ * (plain and adjusted). --from <jsonl> prints that summary again from the JSON lines of an earlier call, without models.
+ * For docs/results/NOTES.md (session 11).
  *   node --import tsx scripts/dev/logit-adjust.ts [--tau 1] <run-dir>...
+ *   node --import tsx scripts/dev/logit-adjust.ts --from <saved.jsonl>
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { meanAndStd } from '../../src/report/aggregate.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { scope } from '../../src/torch/scope.js';
 import { tensor } from '../../src/torch/creation.js';
@@ -17,13 +22,44 @@ import { parseRunConfig } from '../../src/train/config.js';
 import { buildFinetuneModel } from '../../src/train/finetune.js';
 import { restoredModel } from '../../src/train/load-model.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { tau: { type: 'string', default: '1' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { tau: { type: 'string', default: '1' }, from: { type: 'string' } } });
 const tau = Number(values.tau);
-if (positionals.length === 0 || !Number.isFinite(tau)) {
-  console.error('usage: logit-adjust.ts [--tau 1] <run-dir>...');
+if ((positionals.length === 0) === (values.from === undefined) || !Number.isFinite(tau)) {
+  console.error('usage: logit-adjust.ts [--tau 1] <run-dir>... | logit-adjust.ts --from <saved.jsonl>');
   process.exit(2);
 }
 const pct = (value: number | null | undefined): string => (value === null || value === undefined || Number.isNaN(value) ? '-' : (100 * value).toFixed(1));
+
+interface Line { readonly method: string; readonly seed: number; readonly plain: { mIoU: number }; readonly adjusted: { mIoU: number } }
+
+/** Each method's mean over its runs and its difference with ce paired by seed, plain and adjusted. */
+function summarise(lines: readonly Line[]): void {
+  const methods = [...new Set(lines.map((line) => line.method))];
+  for (const kind of ['plain', 'adjusted'] as const) {
+    console.log(`${kind}:`);
+    for (const method of methods) {
+      const own = lines.filter((line) => line.method === method).sort((a, b) => a.seed - b.seed);
+      const stats = meanAndStd(own.map((line) => line[kind].mIoU));
+      let text = `  ${method.padEnd(8)} ${own.map((line) => `s${line.seed} ${pct(line[kind].mIoU)}`).join(', ')}  mean ${pct(stats?.mean)}`;
+      const differences = method === 'ce' ? [] : own.flatMap((line) => {
+        const reference = lines.find((other) => other.method === 'ce' && other.seed === line.seed);
+        return reference === undefined ? [] : [line[kind].mIoU - reference[kind].mIoU];
+      });
+      const gain = meanAndStd(differences);
+      if (gain !== null) {
+        text += `; ${method} - ce paired over ${gain.n} seeds ${gain.mean >= 0 ? '+' : ''}${pct(gain.mean)} +- ${pct(gain.std)}`
+          + `, standard error ${gain.std === null ? '-' : pct(gain.std / Math.sqrt(gain.n))}`;
+      }
+      console.log(text);
+    }
+  }
+}
+
+if (values.from !== undefined) {
+  summarise(readFileSync(values.from, 'utf8').split('\n').filter((text) => text.startsWith('{')).map((text) => JSON.parse(text) as Line));
+  process.exit(0);
+}
+const lines: Line[] = [];
 
 for (const runDir of positionals) {
   const checkpoint = readCheckpoint(runDir, { name: 'finetune' });
@@ -45,8 +81,11 @@ for (const runDir of positionals) {
   model.forwardAtInputSize = (images: Tensor): Tensor => scope(() => forward(images).sub(bias));
   const adjusted = await evaluate(model, data.val, { workers: 0 });
   const names = data.val.classNames;
-  console.log(JSON.stringify({ runDir, step: checkpoint.meta.step, tau, prior: counts.map((count) => count / total),
-    plain: { mIoU: plain.metrics.meanIoU, iou: plain.metrics.iou }, adjusted: { mIoU: adjusted.metrics.meanIoU, iou: adjusted.metrics.iou } }));
+  const line = { runDir, method: config.method, seed: config.seed, step: checkpoint.meta.step, tau, prior: counts.map((count) => count / total),
+    plain: { mIoU: plain.metrics.meanIoU, iou: plain.metrics.iou }, adjusted: { mIoU: adjusted.metrics.meanIoU, iou: adjusted.metrics.iou } };
+  lines.push(line);
+  console.log(JSON.stringify(line));
   console.log(`${runDir}: val mIoU ${pct(plain.metrics.meanIoU)} -> ${pct(adjusted.metrics.meanIoU)} (tau ${tau})`);
   console.log(names.map((name, c) => `  ${name.padEnd(11)} ${pct(plain.metrics.iou[c]).padStart(5)} -> ${pct(adjusted.metrics.iou[c]).padStart(5)}  prior ${(100 * counts[c]! / total).toFixed(2)}%`).join('\n'));
 }
+summarise(lines);
