@@ -8,13 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { CAMVID_CLASSES } from '../../src/data/label-maps.js';
 
 const [splitFile, root = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'camvid_180x240')] = process.argv.slice(2);
 if (splitFile === undefined) {
   console.error('usage: class-pixels.ts <split.txt> [camvid root]');
   process.exit(2);
 }
-const CLASSES = ['Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol', 'Fence', 'Car', 'Pedestrian', 'Bicyclist'];
+const CLASSES = CAMVID_CLASSES.names;
 const STRIDES = [1, 4, 8];
 const ids = readFileSync(splitFile, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean);
 const pixels = STRIDES.map(() => new Array<number>(CLASSES.length).fill(0));

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { classCounts } from '../../src/deploy/server-segment.js';
 import { meanAndStd } from '../../src/report/aggregate.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { scope } from '../../src/torch/scope.js';
@@ -69,7 +70,7 @@ for (const runDir of positionals) {
   const classes = data.labelled.numClasses;
   const counts = new Array<number>(classes).fill(0);
   for (let index = 0; index < data.labelled.length; index++) {
-    for (const label of (await data.labelled.get(index)).mask) if (label < classes) counts[label]! += 1;
+    classCounts((await data.labelled.get(index)).mask, classes).forEach((count, c) => { counts[c]! += count; });
   }
   const total = counts.reduce((sum, count) => sum + count, 0);
   // A class absent from the labelled pixels gets one pixel's share, so its log stays finite.
