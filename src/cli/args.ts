@@ -56,15 +56,35 @@ export function parseCommander(command: Command, name: string, argv: readonly st
   return command.opts<Record<string, unknown>>();
 }
 
+/** What a command reads a trained model from (see trainedModelSource). */
+export interface TrainedModelSource {
+  readonly source: string;
+  readonly series: 'finetune' | 'best';
+  /** --logit-adjustment: tau instead of the run's own. */
+  readonly logitAdjustment?: number;
+}
+
+function tau(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new ConfigError(`--logit-adjustment: expected a number >= 0, got "${value}"`);
+  return parsed;
+}
+
+/** Adds --logit-adjustment <tau> (eval, predict, export): read back by trainedModelSource. */
+export function logitAdjustmentOption(command: Command): Command {
+  return command.option('--logit-adjustment <tau>', 'subtract tau * log(class share of the run\'s labelled pixels) from the logits; '
+    + '0 = none, 1 = balanced (default: the run\'s finetune.logitAdjustment)', tau);
+}
+
 /**
- * The trained model a command reads: exactly one of --run <dir> / --checkpoint <file>, and --best for the
- * best-val series instead of the final weights.
+ * The trained model a command reads: exactly one of --run <dir> / --checkpoint <file>, --best for the
+ * best-val series instead of the final weights, and --logit-adjustment when the command offers it.
  * @throws ConfigError when neither or both are given.
  */
-export function trainedModelSource(flags: Record<string, unknown>, name: string): { source: string; series: 'finetune' | 'best' } {
+export function trainedModelSource(flags: Record<string, unknown>, name: string): TrainedModelSource {
   const source = (flags.run ?? flags.checkpoint) as string | undefined;
   if (source === undefined || (flags.run !== undefined && flags.checkpoint !== undefined)) {
     throw new ConfigError(`give one of --run <dir> or --checkpoint <file>. See: contraseg ${name} --help`);
   }
-  return { source, series: flags.best === true ? 'best' : 'finetune' };
+  return { source, series: flags.best === true ? 'best' : 'finetune', ...(flags.logitAdjustment === undefined ? {} : { logitAdjustment: flags.logitAdjustment as number }) };
 }

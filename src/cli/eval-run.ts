@@ -2,18 +2,18 @@
 import { openDataset, type DatasetSource } from '../data/open-dataset.js';
 import { evaluate } from '../eval/index.js';
 import { formatSummaryTable } from '../report/summary.js';
-import { loadTrainedModel } from '../train/load-model.js';
+import { adjustmentNote, loadTrainedModel } from '../train/load-model.js';
 import type { CliIO } from './args.js';
 import type { EvalOptions } from './eval.js';
 import { plainEvaluation } from './train-run.js';
 
 /** Runs `contraseg eval`. */
 export async function runEval(options: EvalOptions, io: CliIO): Promise<void> {
-  const trained = loadTrainedModel(options.source, options.series);
+  const trained = loadTrainedModel(options.source, options.series, options);
   try {
     const kind = options.dataset ?? trained.config.data.kind;
     const dataset = await openDataset({ kind, root: options.root ?? trained.config.data.root, split: options.split } as DatasetSource);
-    io.stderr(`evaluating ${trained.file} (step ${trained.step}) on ${dataset.name}: ${dataset.length} images\n`);
+    io.stderr(`evaluating ${trained.file} (step ${trained.step}${adjustmentNote(trained.logitAdjustment)}) on ${dataset.name}: ${dataset.length} images\n`);
     const result = await evaluate(trained.model, dataset, { tta: { flip: options.flip, scales: options.scales } });
     if (options.json) {
       io.stdout(`${JSON.stringify({ checkpoint: trained.file, split: options.split, ...plainEvaluation(result) })}\n`);

@@ -47,6 +47,29 @@ test('train -> eval -> predict on a tiny dataset: run-dir layout, summary vs eva
   assert.ok(counted > 0 && counted <= 37 * 29 + 41 * 27);
 });
 
+test('--logit-adjustment: eval of a plain run with tau 1 counts what a run trained with finetune.logitAdjustment=1 tests; bad values exit 2', async () => {
+  const ce = [...tiny, '--method', 'ce', '--json'];
+  const plainDir = join(folder.path, 'la-plain');
+  const adjustedDir = join(folder.path, 'la-adjusted');
+  assert.equal((await cli('train', ...ce, '--out', plainDir)).code, 0);
+  const adjusted = await cli('train', ...ce, '--set', 'finetune.logitAdjustment=1', '--out', adjustedDir);
+  assert.equal(adjusted.code, 0, adjusted.stderr);
+  const report = JSON.parse(adjusted.stdout) as { runs: Record<string, { test: { confusion: number[][] } }> };
+  const evaluated = await cli('eval', '--run', plainDir, '--logit-adjustment', '1', '--json');
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  assert.match(evaluated.stderr, /logit adjustment tau 1\)/);
+  assert.deepEqual((JSON.parse(evaluated.stdout) as { confusion: number[][] }).confusion, report.runs.ce?.test.confusion); // training ignores tau
+  const exported = await cli('export', '--run', adjustedDir, '--out', join(folder.path, 'la.onnx'));
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.match(exported.stderr, /logit adjustment tau 1\)/);
+  for (const bad of [['eval', '--run', plainDir, '--logit-adjustment', '-1'], ['eval', '--run', plainDir, '--logit-adjustment', 'x'],
+    ['predict', '--model', join(folder.path, 'la.onnx'), '--logit-adjustment', '1', '--out', folder.path, root]]) {
+    const run = await cli(...bad);
+    assert.equal(run.code, EXIT_CODES.CONFIG, run.stderr);
+    assert.match(run.stderr, /--logit-adjustment/);
+  }
+});
+
 test('a run directory is never overwritten; --resume of a finished run does no step again', async () => {
   const runDir = join(folder.path, 'once');
   assert.equal((await cli('train', ...tiny, '--no-test', '--out', runDir)).code, 0);

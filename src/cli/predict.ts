@@ -5,11 +5,11 @@
 import { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_OVERLAY_OPACITY } from '../report/mask-images.js';
-import { parseCommander, quietCommand, trainedModelSource } from './args.js';
+import { logitAdjustmentOption, parseCommander, quietCommand, trainedModelSource, type TrainedModelSource } from './args.js';
 
 /** Where the model comes from: a run / checkpoint (libtorch) or an exported .onnx file (onnxruntime-node). */
 export type PredictModelSource =
-  | { readonly kind: 'checkpoint'; readonly source: string; readonly series: 'finetune' | 'best' }
+  | ({ readonly kind: 'checkpoint' } & TrainedModelSource)
   | { readonly kind: 'onnx'; readonly file: string };
 
 /** Validated options of `contraseg predict`. */
@@ -30,7 +30,7 @@ Examples:
 Writes <stem>.png (palette PNG whose values are the class ids) and <stem>-overlay.png per image.`;
 
 function buildCommand(): Command {
-  return quietCommand(new Command('predict')
+  return quietCommand(logitAdjustmentOption(new Command('predict')
     .description('segment images with a trained model: coloured mask PNGs and overlays, at each image\'s own size')
     .argument('<inputs...>', 'image files, folders or glob patterns')
     .option('--run <dir>', 'run directory (or --checkpoint)')
@@ -39,7 +39,7 @@ function buildCommand(): Command {
     .option('--model <file.onnx>', 'an ONNX model written by contraseg export (instead of --run / --checkpoint)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--opacity <a>', 'overlay opacity in [0, 1]', Number, DEFAULT_OVERLAY_OPACITY)
-    .option('--flip', 'test-time augmentation: average with the flipped image')
+    .option('--flip', 'test-time augmentation: average with the flipped image'))
     .addHelpText('after', EXAMPLES));
 }
 
@@ -59,8 +59,9 @@ export function parsePredictArgs(argv: readonly string[]): PredictOptions {
 function modelSource(flags: Record<string, unknown>): PredictModelSource {
   if (flags.model === undefined) return { kind: 'checkpoint', ...trainedModelSource(flags, 'predict') };
   const file = flags.model as string;
-  if (flags.run !== undefined || flags.checkpoint !== undefined || flags.best === true) {
-    throw new ConfigError('give either --model <file.onnx> or --run / --checkpoint [--best], not both. See: contraseg predict --help');
+  if (flags.run !== undefined || flags.checkpoint !== undefined || flags.best === true || flags.logitAdjustment !== undefined) {
+    throw new ConfigError('give either --model <file.onnx> or --run / --checkpoint [--best] [--logit-adjustment], not both '
+      + '(an exported model carries the adjustment it was exported with). See: contraseg predict --help');
   }
   if (!file.endsWith('.onnx')) throw new ConfigError(`--model: expected an .onnx file written by contraseg export, got "${file}"; for a run use --run <dir>`);
   return { kind: 'onnx', file };

@@ -48,7 +48,7 @@ export class ModelGraphEmitter {
         'export a stage-2 checkpoint (contraseg finetune) instead of a pretraining one');
     }
     const features = this.network(model.network, images, 'network');
-    const logits = this.conv(model.head.conv, features, 'head.conv');
+    const logits = this.classifier(model.head, features, 'head');
     return this.resizeLike(logits, images, OUTPUT_ALIGN_CORNERS, 'logits_resized');
   }
 
@@ -111,7 +111,7 @@ export class ModelGraphEmitter {
       return this.graph.node('GlobalAveragePool', [input], {}, path);
     }
     if (layer instanceof ASPP) return this.aspp(layer, input, path);
-    if (layer instanceof Classifier) return this.conv(layer.conv, input, path);
+    if (layer instanceof Classifier) return this.classifier(layer, input, path);
     throw new ConfigError(`ONNX export: no ONNX translation for ${layer.constructor.name} at ${path}; ` +
       'add a case to src/deploy/export-graph.ts (and a parity test) before exporting this model');
   }
@@ -181,6 +181,15 @@ export class ModelGraphEmitter {
       kernel_shape: [...conv.kernelSize], strides: [...conv.stride], dilations: [...conv.dilation], group: conv.groups,
       pads: [padHeight, padWidth, padHeight, padWidth],
     }, path);
+  }
+
+  /** The classifier's convolution, then its eval-mode logit offset (an Add of [1, K, 1, 1], as Classifier.forward adds it), if any. */
+  private classifier(classifier: Classifier, input: string, path: string): string {
+    const logits = this.conv(classifier.conv, input, `${path}.conv`);
+    const offset = classifier.logitOffset;
+    if (offset === null) return logits;
+    const constant = this.graph.addFloatInitializer(`${path}.logit_offset`, Float32Array.from(offset), [1, classifier.numClasses, 1, 1]);
+    return this.graph.node('Add', [logits, constant], {}, `${path}.logit_adjusted`);
   }
 
   /** A BatchNorm2d not preceded by a convolution: an eval-mode BatchNormalization node. */

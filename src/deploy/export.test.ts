@@ -148,6 +148,27 @@ describe('ONNX export: onnxruntime-node matches libtorch eval-mode logits', () =
   }
 });
 
+describe('ONNX export: logit adjustment', () => {
+  it('carries the classifier\'s eval-mode logit offset (same 1e-4 as above: the offsets, |value| <= 3, add no rounding of note)', async () => {
+    const model = perturbedModel('resnet18', 16, 0.25, NUM_CLASSES);
+    const session = { current: undefined as ort.InferenceSession | undefined };
+    try {
+      model.head.setLogitOffset([-1.5, 0.75, 3, -0.25, 2]); // the order of -log(class share) at tau 1
+      const bytes = exportOnnx(model, { ...classTable(NUM_CLASSES), mean: IMAGENET_MEAN, std: IMAGENET_STD });
+      session.current = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      const [height, width] = [97, 131];
+      const expected = reference(model, height, width);
+      const outputs = await session.current.run({ image: new ort.Tensor('float32', expected.input, [1, 3, height, width]) });
+      const result = compare((outputs.logits as ort.Tensor).data as Float32Array, expected.logits, NUM_CLASSES, height * width);
+      assert.ok(result.maxDifference <= MAX_ABS_DIFFERENCE, `max |difference| ${result.maxDifference}, max |logit| ${result.maxLogit}`);
+      assert.ok(result.agreement >= MIN_ARGMAX_AGREEMENT, `argmax agreement ${result.agreement}`);
+    } finally {
+      await session.current?.release();
+      model.dispose();
+    }
+  });
+});
+
 describe('ONNX export: refusals', () => {
   it('rejects a model with the projection head (stage 1) with a ConfigError saying to fine-tune', () => {
     const model = perturbedModel('resnet18', 16, 0.0625, NUM_CLASSES);

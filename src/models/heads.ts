@@ -6,7 +6,8 @@ import { BatchNorm2d, Conv2d, Layer, ReLU, Sequential } from '../nn/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import { scope } from '../torch/scope.js';
 import { normalize } from '../torch/ops/functional.js';
-import { ShapeError } from '../errors.js';
+import { ConfigError, ShapeError } from '../errors.js';
+import { tensor } from '../torch/creation.js';
 import { PROJECTION_DEFAULTS, expectPositiveInteger, type ProjectionHeadConfig } from './config.js';
 
 function expectChannels(input: Tensor, channels: number, what: string): void {
@@ -59,11 +60,17 @@ export class ProjectionHead extends Layer {
   }
 }
 
-/** The pixel-wise classifier: one 1x1 convolution (with bias) to class logits. */
+/**
+ * The pixel-wise classifier: one 1x1 convolution (with bias) to class logits, plus an optional constant
+ * per class added to the logits in eval mode only (post-hoc logit adjustment, see src/train/logit-adjustment.ts).
+ * The offset is not a parameter or buffer: the state dict stays torchvision-shaped and the checkpoint
+ * carries what the offset was computed from.
+ */
 export class Classifier extends Layer {
   readonly inChannels: number;
   readonly numClasses: number;
   readonly conv: Conv2d;
+  private offset: Float32Array | null = null;
 
   /** @throws ConfigError if numClasses is not a positive integer. */
   constructor(inChannels: number, numClasses: number) {
@@ -74,10 +81,29 @@ export class Classifier extends Layer {
     this.conv = this.registerModule('conv', new Conv2d(inChannels, numClasses, { kernelSize: 1 }));
   }
 
+  /** The per-class constant added to eval-mode logits, or null (none). */
+  get logitOffset(): readonly number[] | null {
+    return this.offset === null ? null : [...this.offset];
+  }
+
+  /**
+   * Sets (numClasses finite numbers) or clears (null) the constant added to class c's logit in eval mode.
+   * Training mode never adds it, so the loss and its gradients are those of the plain classifier.
+   * @throws ConfigError for a wrong length or a non-finite value.
+   */
+  setLogitOffset(values: readonly number[] | null): void {
+    if (values !== null && (values.length !== this.numClasses || !values.every(Number.isFinite))) {
+      throw new ConfigError(`classifier logit offset: expected ${this.numClasses} finite numbers, got [${values.join(', ')}]`);
+    }
+    this.offset = values === null ? null : Float32Array.from(values);
+  }
+
   /** features [B, inChannels, h, w] (borrowed) -> logits [B, numClasses, h, w]. @throws ShapeError. */
   forward(features: Tensor): Tensor {
     expectChannels(features, this.inChannels, 'Classifier');
-    return this.conv.forward(features);
+    const offset = this.offset;
+    if (this.training || offset === null) return this.conv.forward(features);
+    return scope(() => this.conv.forward(features).add(tensor(offset, [1, this.numClasses, 1, 1])));
   }
 }
 

@@ -83,6 +83,12 @@ export const finetuneSchema = z.object({
   steps: nonNegativeInt.default(300),
   /** Per-class weights of the cross-entropy (length = number of classes), or null. */
   classWeights: z.array(z.number().min(0)).nullable().default(null),
+  /**
+   * Post-hoc logit adjustment tau (src/train/logit-adjustment.ts): evaluation and inference subtract
+   * tau * log(class share of the labelled pixels) from the logits; training is unchanged. 0 = off;
+   * 1 = the balanced-error correction (Menon et al., ICLR 2021).
+   */
+  logitAdjustment: z.number().min(0).max(10).default(0),
 }).strict();
 
 const cropSchema = z.object({ height: positiveInt, width: positiveInt }).strict();

@@ -1,10 +1,11 @@
 /** A fine-tuned model back from its run directory or checkpoint, for `eval`, `predict` and `export`. */
 import type { Rgb } from '../augment/geometric.js';
-import { ConfigError } from '../errors.js';
+import { CheckpointError, ConfigError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { readCheckpoint, restoreCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { parseRunConfig, type RunConfig } from './config.js';
 import { buildFinetuneModel, type FinetuneModel } from './finetune.js';
+import { logitOffsets, recordedLogitAdjustment, type LogitAdjustment } from './logit-adjustment.js';
 
 /** A trained model and what it was trained with. Dispose `model` when done. */
 export interface TrainedModel {
@@ -15,6 +16,14 @@ export interface TrainedModel {
   /** The checkpoint JSON that was loaded, and its step. */
   readonly file: string;
   readonly step: number;
+  /** The logit adjustment the model applies (tau 0 = none), or null for a checkpoint that records no class counts. */
+  readonly logitAdjustment: LogitAdjustment | null;
+}
+
+/** Options of loadTrainedModel. */
+export interface LoadTrainedOptions {
+  /** Apply this logit-adjustment tau instead of the run's own (0 = none); needs the class counts the checkpoint records. */
+  readonly logitAdjustment?: number;
 }
 
 function classesOf(metrics: Record<string, unknown>, file: string): { names: string[]; colours: Rgb[] } {
@@ -44,11 +53,29 @@ export function restoredModel<M extends Module>(checkpoint: LoadedCheckpoint, mo
 }
 
 /**
+ * The run's recorded adjustment, with `override` as tau when given.
+ * @throws CheckpointError when a tau > 0 is asked (by the run or `override`) and the checkpoint records no class counts.
+ */
+function chosenAdjustment(config: RunConfig, metrics: Record<string, unknown>, numClasses: number, file: string, override: number | undefined): LogitAdjustment | null {
+  const recorded = recordedLogitAdjustment(metrics, numClasses, file);
+  const tau = override ?? recorded?.tau ?? config.finetune.logitAdjustment;
+  if (!Number.isFinite(tau) || tau < 0) throw new ConfigError(`logit adjustment: tau must be a number >= 0, got ${tau}`);
+  if (recorded === null) {
+    if (tau > 0) {
+      throw new CheckpointError(`logit adjustment tau ${tau} needs the labelled class counts, which this checkpoint does not record ` +
+        '(it was written before contraseg recorded them); fine-tune the run again to apply it', file);
+    }
+    return null;
+  }
+  return { ...recorded, tau };
+}
+
+/**
  * Loads the fine-tuned model of a run: `source` is a run directory (series `series`: 'finetune' = the
  * final weights, 'best' = the best val mIoU) or a checkpoint JSON. The model is in eval mode.
  * @throws CheckpointError for a missing, damaged or mismatched checkpoint; ConfigError for a stage-1 one.
  */
-export function loadTrainedModel(source: string, series: 'finetune' | 'best' = 'finetune'): TrainedModel {
+export function loadTrainedModel(source: string, series: 'finetune' | 'best' = 'finetune', options: LoadTrainedOptions = {}): TrainedModel {
   const checkpoint = readCheckpoint(source, { name: series });
   try {
     const { meta, file } = checkpoint;
@@ -57,9 +84,16 @@ export function loadTrainedModel(source: string, series: 'finetune' | 'best' = '
     }
     const config = parseRunConfig(meta.config, file);
     const { names, colours } = classesOf(meta.metrics, file);
+    const adjustment = chosenAdjustment(config, meta.metrics, names.length, file, options.logitAdjustment);
     const model = restoredModel(checkpoint, buildFinetuneModel(config, names.length));
-    return { model, config, classNames: names, colours, file, step: meta.step };
+    if (adjustment !== null && adjustment.tau > 0) model.head.setLogitOffset(logitOffsets(adjustment));
+    return { model, config, classNames: names, colours, file, step: meta.step, logitAdjustment: adjustment };
   } finally {
     checkpoint.dispose();
   }
+}
+
+/** ", logit adjustment tau t" for a model that applies one, else "" (for the commands' status lines). */
+export function adjustmentNote(adjustment: LogitAdjustment | null): string {
+  return adjustment === null || adjustment.tau === 0 ? '' : `, logit adjustment tau ${adjustment.tau}`;
 }

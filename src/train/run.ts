@@ -21,6 +21,7 @@ import { MODEL_PREFIX, findLatestCheckpoint, readCheckpoint, resumeFromCheckpoin
 import { CheckpointWriter, SyncCheckpointWriter, type CheckpointSink } from './checkpoint-writer.js';
 import type { RunConfig } from './config.js';
 import { buildFinetuneModel, finetuneLoss, loadPretrainedNetwork, type FinetuneModel } from './finetune.js';
+import { classPixels, logitOffsets, type LogitAdjustment } from './logit-adjustment.js';
 import { runStage, type StageName, type StepRecord } from './loop.js';
 import { PretrainModel, pretrainLoss, type PretrainStats } from './pretrain.js';
 import { appendMetrics, initRunDir, truncateMetrics } from './run-dir.js';
@@ -194,6 +195,10 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
     if (config.model.channelsLast) model.setMemoryFormat('channels_last');
     optimizer = buildOptimizer(config.finetune.optimizer, model);
     const stageOptimizer = optimizer;
+    // Counted in every run, so that eval can apply another tau later; the classifier adds the offsets in eval mode only.
+    const adjustment: LogitAdjustment = { tau: config.finetune.logitAdjustment, pixels: await classPixels(data.labelled) };
+    if (adjustment.tau > 0) model.head.setLogitOffset(logitOffsets(adjustment));
+    const recorded = { logitAdjustment: { ...adjustment, pixels: [...adjustment.pixels] } };
     let startStep = 0;
     if (job.resume) {
       if (findLatestCheckpoint(runDir, { name: 'finetune' }) !== undefined) startStep = resumeFromCheckpoint(runDir, { model, optimizer }, { name: 'finetune' }).step;
@@ -206,7 +211,7 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
       stage: 'finetune', steps, startStep, loader, optimizer, schedule: buildSchedule(config.finetune, steps), gradClip: config.finetune.gradClip,
       lossOf: (batch) => finetuneLoss(model, batch, classWeights),
       checkpointEvery: config.checkpointEvery,
-      saveCheckpoint: (step, position) => writes ? save(checkpoints, runDir, 'finetune', model, stageOptimizer, 'finetune', step, position, config, data, parallelMetrics(job.dataParallel)) : undefined,
+      saveCheckpoint: (step, position) => writes ? save(checkpoints, runDir, 'finetune', model, stageOptimizer, 'finetune', step, position, config, data, { ...recorded, ...parallelMetrics(job.dataParallel) }) : undefined,
       flushCheckpoints: () => checkpoints.flush(),
       evaluateEvery: config.eval.every,
       ...(data.val === null ? {} : {
@@ -218,7 +223,7 @@ async function finetuneStage(job: RunJob, data: RunData, bestSoFar: { value: num
           appendMetrics(runDir, { kind: 'eval', stage: 'finetune', step, split: 'val', mIoU: miou, pixelAccuracy: result.metrics.pixelAccuracy, seconds: result.seconds });
           if (Number.isFinite(miou) && (bestSoFar.value === null || miou > bestSoFar.value)) {
             bestSoFar.value = miou;
-            await save(checkpoints, runDir, 'best', model, stageOptimizer, 'finetune', step, { epoch: 0, batch: 0 }, config, data, { valMiou: miou, ...parallelMetrics(job.dataParallel) });
+            await save(checkpoints, runDir, 'best', model, stageOptimizer, 'finetune', step, { epoch: 0, batch: 0 }, config, data, { valMiou: miou, ...recorded, ...parallelMetrics(job.dataParallel) });
             await checkpoints.flush(); // a best checkpoint is durable before training goes on
           }
         },
