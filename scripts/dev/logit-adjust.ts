@@ -1,32 +1,32 @@
 /**
- * Val mIoU of fine-tuned runs with and without logit adjustment (Menon et al., "Long-tail learning via logit
+ * Val (or, with --split test, test) mIoU of fine-tuned runs with and without logit adjustment (Menon et al., "Long-tail learning via logit
  * adjustment", ICLR 2021) at evaluation only: tau * log(pi_c) is subtracted from every pixel's class-c logit,
  * pi being the class shares of the run's own labelled pixels (full resolution, ignore label left out). tau = 1
- * is the balanced-error correction; nothing here is tuned. Val only: it never opens test. One JSON line per run,
+ * is the balanced-error correction; nothing here is tuned. Val unless --split test is given (the study's single
+ * read of test, after its choices are made on val). The offsets come from the library (finetune.logitAdjustment's
+ * own code, src/train/logit-adjustment.ts), so these figures are what `eval --logit-adjustment` gives. One JSON line per run,
  * then per-class IoU for both, then, over the runs given, each method's mean and its paired difference with ce by seed
  * (plain and adjusted). --from <jsonl> prints that summary again from the JSON lines of an earlier call, without models.
  * For docs/results/NOTES.md (session 11).
- *   node --import tsx scripts/dev/logit-adjust.ts [--tau 1] <run-dir>...
+ *   node --import tsx scripts/dev/logit-adjust.ts [--tau 1] [--split val|test] <run-dir>...
  *   node --import tsx scripts/dev/logit-adjust.ts --from <saved.jsonl>
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { classCounts } from '../../src/deploy/server-segment.js';
 import { meanAndStd } from '../../src/report/aggregate.js';
 import { evaluate } from '../../src/eval/evaluate.js';
-import { scope } from '../../src/torch/scope.js';
-import { tensor } from '../../src/torch/creation.js';
-import type { Tensor } from '../../src/torch/tensor.js';
 import { openRunData } from '../../src/train/build.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { parseRunConfig } from '../../src/train/config.js';
 import { buildFinetuneModel } from '../../src/train/finetune.js';
 import { restoredModel } from '../../src/train/load-model.js';
+import { classPixels, logitOffsets } from '../../src/train/logit-adjustment.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { tau: { type: 'string', default: '1' }, from: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { tau: { type: 'string', default: '1' }, split: { type: 'string', default: 'val' }, from: { type: 'string' } } });
 const tau = Number(values.tau);
-if ((positionals.length === 0) === (values.from === undefined) || !Number.isFinite(tau)) {
-  console.error('usage: logit-adjust.ts [--tau 1] <run-dir>... | logit-adjust.ts --from <saved.jsonl>');
+const split = values.split;
+if ((positionals.length === 0) === (values.from === undefined) || !(tau >= 0) || (split !== 'val' && split !== 'test')) {
+  console.error('usage: logit-adjust.ts [--tau 1] [--split val|test] <run-dir>... | logit-adjust.ts --from <saved.jsonl>');
   process.exit(2);
 }
 const pct = (value: number | null | undefined): string => (value === null || value === undefined || Number.isNaN(value) ? '-' : (100 * value).toFixed(1));
@@ -65,28 +65,25 @@ const lines: Line[] = [];
 for (const runDir of positionals) {
   const checkpoint = readCheckpoint(runDir, { name: 'finetune' });
   const config = parseRunConfig(checkpoint.meta.config, checkpoint.file);
-  const data = await openRunData({ ...config, eval: { ...config.eval, test: false } }, checkpoint.meta.splitIds);
-  if (data.val === null) throw new Error(`${runDir}: the run has no val split`);
+  const data = await openRunData({ ...config, eval: { ...config.eval, test: split === 'test' } }, checkpoint.meta.splitIds);
+  const evaluated = split === 'test' ? data.test : data.val;
+  if (evaluated === null) throw new Error(`${runDir}: the run has no ${split} split`);
   const classes = data.labelled.numClasses;
-  const counts = new Array<number>(classes).fill(0);
-  for (let index = 0; index < data.labelled.length; index++) {
-    classCounts((await data.labelled.get(index)).mask, classes).forEach((count, c) => { counts[c]! += count; });
-  }
+  // The library's own path (src/train/logit-adjustment.ts): counts of the run's labelled pixels, offsets -tau log(share).
+  const counts = await classPixels(data.labelled);
   const total = counts.reduce((sum, count) => sum + count, 0);
-  // A class absent from the labelled pixels gets one pixel's share, so its log stays finite.
-  const logPrior = counts.map((count) => Math.log(Math.max(count, 1) / total));
   const model = restoredModel(checkpoint, buildFinetuneModel(config, classes));
-  const plain = await evaluate(model, data.val, { workers: 0 });
-  const bias = tensor(Float32Array.from(logPrior, (value) => tau * value)).reshape([1, classes, 1, 1]);
-  const forward = model.forwardAtInputSize.bind(model);
-  model.forwardAtInputSize = (images: Tensor): Tensor => scope(() => forward(images).sub(bias));
-  const adjusted = await evaluate(model, data.val, { workers: 0 });
-  const names = data.val.classNames;
-  const line = { runDir, method: config.method, seed: config.seed, step: checkpoint.meta.step, tau, prior: counts.map((count) => count / total),
+  const plain = await evaluate(model, evaluated, { workers: 0 });
+  model.head.setLogitOffset(logitOffsets({ tau, pixels: counts }));
+  const adjusted = await evaluate(model, evaluated, { workers: 0 });
+  model.dispose();
+  checkpoint.dispose();
+  const names = evaluated.classNames;
+  const line = { runDir, method: config.method, seed: config.seed, step: checkpoint.meta.step, split, tau, prior: counts.map((count) => count / total),
     plain: { mIoU: plain.metrics.meanIoU, iou: plain.metrics.iou }, adjusted: { mIoU: adjusted.metrics.meanIoU, iou: adjusted.metrics.iou } };
   lines.push(line);
   console.log(JSON.stringify(line));
-  console.log(`${runDir}: val mIoU ${pct(plain.metrics.meanIoU)} -> ${pct(adjusted.metrics.meanIoU)} (tau ${tau})`);
+  console.log(`${runDir}: ${split} mIoU ${pct(plain.metrics.meanIoU)} -> ${pct(adjusted.metrics.meanIoU)} (tau ${tau})`);
   console.log(names.map((name, c) => `  ${name.padEnd(11)} ${pct(plain.metrics.iou[c]).padStart(5)} -> ${pct(adjusted.metrics.iou[c]).padStart(5)}  prior ${(100 * counts[c]! / total).toFixed(2)}%`).join('\n'));
 }
 summarise(lines);
