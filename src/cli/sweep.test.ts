@@ -62,6 +62,21 @@ test('sweep: ce steps chosen on val from the grid, every cell trained once, resu
   assert.doesNotMatch(again.stderr, /\] start/);
   assert.equal(statSync(cellSummary).mtimeMs, mtime);
   assert.ok(existsSync(join(work, 'cells', 'ce-K2-s0-T2', 'summary.json')) && existsSync(join(work, 'cells', 'ce-K2-s0-T4', 'summary.json')));
+
+  // Changed settings in the same work directory: the finished cells are not reused under the new ones. Execution
+  // keys (threads, how often to log or checkpoint) may change.
+  const sweep = JSON.parse(readFileSync(config, 'utf8')) as { base: Record<string, unknown> };
+  const changed = join(folder.path, 'sweep-changed.json');
+  writeFileSync(changed, JSON.stringify({ ...sweep, base: { ...sweep.base, logEvery: 2, finetune: { steps: 2, logitAdjustment: 1 } } }));
+  const conflict = await cli('sweep', '--config', changed, '--out', out, '--work', work);
+  assert.equal(conflict.code, 2, conflict.stderr);
+  assert.match(conflict.stderr, /ce-K2-s0-T2: finetune\.logitAdjustment: 0 -> 1\n/);
+  assert.doesNotMatch(conflict.stderr, /logEvery|\] start/);
+  assert.match(conflict.stderr, /another --work directory, or delete those cells/);
+  writeFileSync(changed, JSON.stringify({ ...sweep, base: { ...sweep.base, logEvery: 2, checkpointEvery: 3 } }));
+  const executionOnly = await cli('sweep', '--config', changed, '--out', out, '--work', work);
+  assert.equal(executionOnly.code, 0, executionOnly.stderr);
+  assert.doesNotMatch(executionOnly.stderr, /\] start/);
 });
 
 test('sweep: a one-value ce grid is no choice, so its cell trains beside the others (--jobs 2 starts two cells at once)', async () => {

@@ -13,7 +13,7 @@ import { ConfigError, ContrasegError, InterruptedError } from '../errors.js';
 import type { CurvePoint, EvaluationSummary, SweepCell } from '../report/results.js';
 import type { SweepConfig } from './sweep-config.js';
 import { parseRunConfig, type RunConfig } from './config.js';
-import { SUMMARY_FILE, isRunDir, readMetrics, writeFileAtomic } from './run-dir.js';
+import { CONFIG_FILE, SUMMARY_FILE, isRunDir, readMetrics, writeFileAtomic } from './run-dir.js';
 import { cellSeconds, medianLoad } from './sweep-time.js';
 
 /** One cell to train. */
@@ -70,6 +70,49 @@ export function planCell(sweep: SweepConfig, out: string, method: RunConfig['met
   return { id, method, labelled, seed, totalSteps: total, config, runDir: join(out, 'cells', id) };
 }
 
+/**
+ * Keys that say how a run was executed, not what it computed (its final figures do not depend on them): a cell
+ * recorded with other values is still the planned cell. `threads` is set per child process by the sweep itself.
+ */
+const EXECUTION_KEYS = new Set(['threads', 'data.workers', 'checkpointEvery', 'checkpointWrites', 'logEvery', 'eval.every']);
+
+function flatten(value: unknown, prefix: string, into: Map<string, string>): Map<string, string> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const [key, child] of Object.entries(value)) flatten(child, prefix === '' ? key : `${prefix}.${key}`, into);
+  } else {
+    into.set(prefix, JSON.stringify(value));
+  }
+  return into;
+}
+
+/**
+ * How the settings a cell's run directory records differ from the plan ("key: recorded -> planned"), execution
+ * keys left out; [] for a cell not started or started with the planned settings. A finished cell is otherwise reused
+ * as it is, so without this check a sweep rerun with changed settings would report the old cells under the new ones.
+ */
+export function cellConfigConflicts(cell: CellPlan): string[] {
+  const file = join(cell.runDir, CONFIG_FILE);
+  if (!existsSync(file)) return [];
+  const recorded = flatten(parseRunConfig(JSON.parse(readFileSync(file, 'utf8')), file), '', new Map());
+  const planned = flatten(cell.config, '', new Map());
+  const keys = [...new Set([...recorded.keys(), ...planned.keys()])].filter((key) => !EXECUTION_KEYS.has(key)).sort();
+  return keys.filter((key) => recorded.get(key) !== planned.get(key)).map((key) => `${key}: ${recorded.get(key) ?? '(unset)'} -> ${planned.get(key) ?? '(unset)'}`);
+}
+
+/**
+ * @throws ConfigError naming every cell (and key) whose recorded settings differ from the plan, and how to go on.
+ */
+export function checkCellConfigs(cells: readonly CellPlan[]): void {
+  const conflicts = cells.flatMap((cell) => {
+    const differences = cellConfigConflicts(cell);
+    return differences.length === 0 ? [] : [`${cell.runDir}: ${differences.join('; ')}`];
+  });
+  if (conflicts.length === 0) return;
+  throw new ConfigError(`${conflicts.length} cell${conflicts.length === 1 ? ' was' : 's were'} trained with other settings than this sweep plans ` +
+    `(recorded -> planned):\n  ${conflicts.slice(0, 10).join('\n  ')}${conflicts.length > 10 ? `\n  ... and ${conflicts.length - 10} more` : ''}\n` +
+    'Give the sweep another --work directory, or delete those cells to train them again.');
+}
+
 /** Whether a cell has finished (its summary.json exists). */
 export function cellDone(cell: CellPlan): boolean {
   return existsSync(join(cell.runDir, SUMMARY_FILE));
@@ -103,8 +146,12 @@ export async function trainCell(cell: CellPlan, threads: number, log: (text: str
   if (code !== 0) throw new ContrasegError('CONFIG', `cell ${cell.id} failed (exit ${code}); rerun the sweep to resume it. Its last output:\n${tail.trim().split('\n').slice(-5).join('\n')}`);
 }
 
-/** Runs `cells` (skipping finished ones) with at most `jobs` children at once, threads split between them. */
+/**
+ * Runs `cells` (skipping finished ones) with at most `jobs` children at once, threads split between them.
+ * @throws ConfigError before any training when a cell's recorded settings differ from the plan (checkCellConfigs).
+ */
 export async function trainCells(cells: readonly CellPlan[], jobs: number, log: (text: string) => void, signal?: AbortSignal): Promise<void> {
+  checkCellConfigs(cells);
   const todo = cells.filter((cell) => !cellDone(cell));
   const threads = Math.max(1, Math.floor(availableParallelism() / jobs));
   let next = 0;
