@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PROBED_FEATURES, probeRun, type ProbedFeatures } from '../../src/train/feature-probe.js';
+import { percent as pct } from '../../src/report/summary.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { features: { type: 'string', default: PROBED_FEATURES.join(',') } } });
 const features = (values.features ?? '').split(',') as ProbedFeatures[];
@@ -14,7 +15,6 @@ if (positionals.length === 0 || unknown.length > 0) {
   console.error(`usage: feature-probe.ts [--features ${PROBED_FEATURES.join(',')}] <run-dir>...${unknown.length > 0 ? `\nunknown features: ${unknown.join(', ')}` : ''}`);
   process.exit(2);
 }
-const pct = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '-' : (100 * value).toFixed(1));
 const table: string[] = ['| run | features | step | train mIoU | train pixel acc | train, per-image prototypes: mIoU | val mIoU | val pixel acc |', '|---|---|---:|---:|---:|---:|---:|---:|'];
 for (const runDir of positionals) {
   for (const name of features) {

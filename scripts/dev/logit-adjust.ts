@@ -21,6 +21,7 @@ import { parseRunConfig } from '../../src/train/config.js';
 import { buildFinetuneModel } from '../../src/train/finetune.js';
 import { restoredModel } from '../../src/train/load-model.js';
 import { classPixels, logitOffsets } from '../../src/train/logit-adjustment.js';
+import { percent as pct } from '../../src/report/summary.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { tau: { type: 'string', default: '1' }, split: { type: 'string', default: 'val' }, from: { type: 'string' } } });
 const tau = Number(values.tau);
@@ -29,7 +30,6 @@ if ((positionals.length === 0) === (values.from === undefined) || !(tau >= 0) ||
   console.error('usage: logit-adjust.ts [--tau 1] [--split val|test] <run-dir>... | logit-adjust.ts --from <saved.jsonl>');
   process.exit(2);
 }
-const pct = (value: number | null | undefined): string => (value === null || value === undefined || Number.isNaN(value) ? '-' : (100 * value).toFixed(1));
 
 interface Line { readonly method: string; readonly seed: number; readonly plain: { mIoU: number }; readonly adjusted: { mIoU: number } }
 

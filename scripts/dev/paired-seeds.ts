@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { BASELINE_METHOD, cellsOf, gainsOverBaseline, meanAndStd, sortedBudgets } from '../../src/report/aggregate.js';
 import { pairedClassGains, pitmanMorgan, withBaselineFrom } from '../../src/report/paired-stats.js';
 import { parseSweepResults } from '../../src/report/results-schema.js';
+import { percent as pct } from '../../src/report/summary.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { test: { type: 'boolean', default: false }, classes: { type: 'boolean', default: false }, 'baseline-from': { type: 'string' } } });
 if (positionals.length !== 1) {
@@ -26,7 +27,6 @@ const borrowFrom = values['baseline-from'];
 const [otherFile, otherMethod = BASELINE_METHOD] = borrowFrom === undefined ? [] : borrowFrom.split(/:(?=[^:/]*$)/);
 const results = otherFile === undefined ? read(file) : withBaselineFrom(read(file), read(otherFile), otherMethod, BASELINE_METHOD);
 const splits = values.test === true ? (['val', 'test'] as const) : (['val'] as const);
-const pct = (value: number | null | undefined): string => (value === null || value === undefined ? '-' : (100 * value).toFixed(1));
 
 for (const split of splits) {
   for (const labelled of sortedBudgets(results)) {

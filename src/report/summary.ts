@@ -55,8 +55,9 @@ export function formatSummaryTable(classNames: readonly string[], runs: readonly
   return lines.join('\n');
 }
 
-function percent(fraction: number | null): string {
-  return fraction === null || !Number.isFinite(fraction) ? MISSING : (fraction * 100).toFixed(1);
+/** A fraction as a percentage with one decimal ("52.3"); "-" for null, undefined or a non-finite value. */
+export function percent(fraction: number | null | undefined): string {
+  return fraction === null || fraction === undefined || !Number.isFinite(fraction) ? MISSING : (fraction * 100).toFixed(1);
 }
 
 /** "12.3s", "4m 05s" or "1h 02m 03s". */
