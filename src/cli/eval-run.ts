@@ -2,14 +2,14 @@
 import { openDataset, type DatasetSource } from '../data/open-dataset.js';
 import { evaluate } from '../eval/index.js';
 import { formatSummaryTable } from '../report/summary.js';
-import { adjustmentNote, loadTrainedModel } from '../train/load-model.js';
+import { adjustmentNote, openTrainedModel } from '../train/load-model.js';
 import type { CliIO } from './args.js';
 import type { EvalOptions } from './eval.js';
 import { plainEvaluation } from './train-run.js';
 
 /** Runs `contraseg eval`. */
 export async function runEval(options: EvalOptions, io: CliIO): Promise<void> {
-  const trained = loadTrainedModel(options.source, options.series, options);
+  const trained = await openTrainedModel(options.source, options.series, options);
   try {
     const kind = options.dataset ?? trained.config.data.kind;
     const dataset = await openDataset({ kind, root: options.root ?? trained.config.data.root, split: options.split } as DatasetSource);

@@ -2,13 +2,13 @@
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/batch.js';
 import { exportOnnx, writeModelFile } from '../deploy/export.js';
 import { ONNX_OPSET } from '../deploy/onnx-graph.js';
-import { adjustmentNote, loadTrainedModel } from '../train/load-model.js';
+import { adjustmentNote, openTrainedModel } from '../train/load-model.js';
 import type { CliIO } from './args.js';
 import type { ExportCommandOptions } from './export.js';
 
 /** Runs `contraseg export`: loads the model, writes the ONNX file atomically, prints what it wrote. */
 export async function runExport(options: ExportCommandOptions, io: CliIO): Promise<void> {
-  const trained = loadTrainedModel(options.source, options.series, options);
+  const trained = await openTrainedModel(options.source, options.series, options);
   try {
     // Every contraseg run normalises with ImageNet's statistics (src/data/batch.ts), as predict and eval do.
     const bytes = exportOnnx(trained.model, { classNames: trained.classNames, colours: trained.colours, mean: IMAGENET_MEAN, std: IMAGENET_STD });

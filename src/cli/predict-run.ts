@@ -7,7 +7,7 @@ import { predictMasks } from '../eval/predict.js';
 import { colourMaskPng, overlayPng, type RgbColour } from '../report/mask-images.js';
 import { tensor } from '../torch/creation.js';
 import { noGrad, scope } from '../torch/scope.js';
-import { loadTrainedModel } from '../train/load-model.js';
+import { openTrainedModel } from '../train/load-model.js';
 import type { CliIO, TrainedModelSource } from './args.js';
 import { expandInputs, outputPaths } from './inputs.js';
 import type { PredictOptions } from './predict.js';
@@ -19,8 +19,8 @@ interface MaskPredictor {
   dispose(): Promise<void>;
 }
 
-function libtorchPredictor(source: TrainedModelSource, flip: boolean): MaskPredictor {
-  const trained = loadTrainedModel(source.source, source.series, source);
+async function libtorchPredictor(source: TrainedModelSource, flip: boolean): Promise<MaskPredictor> {
+  const trained = await openTrainedModel(source.source, source.series, source);
   return {
     colours: trained.colours,
     classIds: async (image) => noGrad(() => scope(() => {
@@ -45,7 +45,7 @@ async function onnxPredictor(file: string, flip: boolean): Promise<MaskPredictor
 export async function runPredict(options: PredictOptions, io: CliIO): Promise<void> {
   const files = await expandInputs(options.inputs);
   const source = options.model;
-  const predictor = source.kind === 'onnx' ? await onnxPredictor(source.file, options.flip) : libtorchPredictor(source, options.flip);
+  const predictor = source.kind === 'onnx' ? await onnxPredictor(source.file, options.flip) : await libtorchPredictor(source, options.flip);
   try {
     await mkdir(options.out, { recursive: true });
     const outputs = outputPaths(files, options.out);

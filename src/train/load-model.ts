@@ -5,7 +5,8 @@ import type { Module } from '../nn/module.js';
 import { readCheckpoint, restoreCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { parseRunConfig, type RunConfig } from './config.js';
 import { buildFinetuneModel, type FinetuneModel } from './finetune.js';
-import { logitOffsets, recordedLogitAdjustment, type LogitAdjustment } from './logit-adjustment.js';
+import { classPixels, logitOffsets, recordedLogitAdjustment, type LogitAdjustment } from './logit-adjustment.js';
+import { openRunData } from './build.js';
 
 /** A trained model and what it was trained with. Dispose `model` when done. */
 export interface TrainedModel {
@@ -52,42 +53,74 @@ export function restoredModel<M extends Module>(checkpoint: LoadedCheckpoint, mo
   return model;
 }
 
-/**
- * The run's recorded adjustment, with `override` as tau when given.
- * @throws CheckpointError when a tau > 0 is asked (by the run or `override`) and the checkpoint records no class counts.
- */
-function chosenAdjustment(config: RunConfig, metrics: Record<string, unknown>, numClasses: number, file: string, override: number | undefined): LogitAdjustment | null {
-  const recorded = recordedLogitAdjustment(metrics, numClasses, file);
+/** The tau a load applies: `override`, else the checkpoint's recorded one, else the run config's. */
+function chosenTau(config: RunConfig, recorded: LogitAdjustment | null, override: number | undefined): number {
   const tau = override ?? recorded?.tau ?? config.finetune.logitAdjustment;
   if (!Number.isFinite(tau) || tau < 0) throw new ConfigError(`logit adjustment: tau must be a number >= 0, got ${tau}`);
-  if (recorded === null) {
-    if (tau > 0) {
-      throw new CheckpointError(`logit adjustment tau ${tau} needs the labelled class counts, which this checkpoint does not record ` +
-        '(it was written before contraseg recorded them); fine-tune the run again to apply it', file);
-    }
-    return null;
+  return tau;
+}
+
+/** What a fine-tuning checkpoint holds before the model is built (a stage-1 checkpoint is refused). */
+function describe(checkpoint: LoadedCheckpoint): { config: RunConfig; names: string[]; colours: Rgb[]; recorded: LogitAdjustment | null } {
+  const { meta, file } = checkpoint;
+  if (meta.stage !== 'finetune') {
+    throw new ConfigError(`${file} is a stage-1 (pretrain) checkpoint without a classifier; fine-tune it first: contraseg finetune --from <its run dir>`);
   }
-  return { ...recorded, tau };
+  const config = parseRunConfig(meta.config, file);
+  const { names, colours } = classesOf(meta.metrics, file);
+  return { config, names, colours, recorded: recordedLogitAdjustment(meta.metrics, names.length, file) };
+}
+
+/**
+ * The model of a fine-tuning checkpoint with the chosen adjustment; `counted` stands in for class counts the
+ * checkpoint does not record.
+ * @throws CheckpointError when a tau > 0 is asked and no class counts are recorded or given.
+ */
+function trainedFrom(checkpoint: LoadedCheckpoint, options: LoadTrainedOptions, counted: readonly number[] | null): TrainedModel {
+  const { config, names, colours, recorded } = describe(checkpoint);
+  const tau = chosenTau(config, recorded, options.logitAdjustment);
+  const pixels = recorded?.pixels ?? counted;
+  if (pixels === null && tau > 0) {
+    throw new CheckpointError(`logit adjustment tau ${tau} needs the labelled class counts, which this checkpoint does not record ` +
+      '(it was written before contraseg recorded them); the eval, predict and export commands count them from the run\'s labelled images', checkpoint.file);
+  }
+  const adjustment = pixels === null ? null : { tau, pixels };
+  const model = restoredModel(checkpoint, buildFinetuneModel(config, names.length));
+  if (adjustment !== null && tau > 0) model.head.setLogitOffset(logitOffsets(adjustment));
+  return { model, config, classNames: names, colours, file: checkpoint.file, step: checkpoint.meta.step, logitAdjustment: adjustment };
 }
 
 /**
  * Loads the fine-tuned model of a run: `source` is a run directory (series `series`: 'finetune' = the
- * final weights, 'best' = the best val mIoU) or a checkpoint JSON. The model is in eval mode.
- * @throws CheckpointError for a missing, damaged or mismatched checkpoint; ConfigError for a stage-1 one.
+ * final weights, 'best' = the best val mIoU) or a checkpoint JSON. The model is in eval mode, with the run's
+ * logit adjustment (or options.logitAdjustment's tau) applied.
+ * @throws CheckpointError for a missing, damaged or mismatched checkpoint, or a tau > 0 on a checkpoint that records
+ * no class counts (openTrainedModel counts them); ConfigError for a stage-1 one.
  */
 export function loadTrainedModel(source: string, series: 'finetune' | 'best' = 'finetune', options: LoadTrainedOptions = {}): TrainedModel {
   const checkpoint = readCheckpoint(source, { name: series });
   try {
-    const { meta, file } = checkpoint;
-    if (meta.stage !== 'finetune') {
-      throw new ConfigError(`${file} is a stage-1 (pretrain) checkpoint without a classifier; fine-tune it first: contraseg finetune --from <its run dir>`);
+    return trainedFrom(checkpoint, options, null);
+  } finally {
+    checkpoint.dispose();
+  }
+}
+
+/**
+ * loadTrainedModel that also serves runs whose checkpoints predate the recorded class counts: when a tau > 0 is
+ * asked of one, the counts come from the run's labelled images, read from where the run found its dataset.
+ * @throws as loadTrainedModel; DatasetError when the run's dataset cannot be read for the counts.
+ */
+export async function openTrainedModel(source: string, series: 'finetune' | 'best' = 'finetune', options: LoadTrainedOptions = {}): Promise<TrainedModel> {
+  const checkpoint = readCheckpoint(source, { name: series });
+  try {
+    const { config, recorded } = describe(checkpoint);
+    let counted: number[] | null = null;
+    if (recorded === null && chosenTau(config, null, options.logitAdjustment) > 0) {
+      const data = await openRunData({ ...config, eval: { ...config.eval, test: false } }, checkpoint.meta.splitIds);
+      counted = await classPixels(data.labelled);
     }
-    const config = parseRunConfig(meta.config, file);
-    const { names, colours } = classesOf(meta.metrics, file);
-    const adjustment = chosenAdjustment(config, meta.metrics, names.length, file, options.logitAdjustment);
-    const model = restoredModel(checkpoint, buildFinetuneModel(config, names.length));
-    if (adjustment !== null && adjustment.tau > 0) model.head.setLogitOffset(logitOffsets(adjustment));
-    return { model, config, classNames: names, colours, file, step: meta.step, logitAdjustment: adjustment };
+    return trainedFrom(checkpoint, options, counted);
   } finally {
     checkpoint.dispose();
   }

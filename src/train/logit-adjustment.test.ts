@@ -13,9 +13,9 @@ import { CheckpointError, ConfigError } from '../errors.js';
 import { Classifier } from '../models/heads.js';
 import { manualSeed, randn, tensor } from '../torch/creation.js';
 import { liveTensorCount, noGrad, scope } from '../torch/scope.js';
-import { readCheckpoint } from './checkpoint.js';
+import { readCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { parseRunConfig } from './config.js';
-import { loadTrainedModel } from './load-model.js';
+import { loadTrainedModel, openTrainedModel } from './load-model.js';
 import { classPixels, logitOffsets, recordedLogitAdjustment } from './logit-adjustment.js';
 import { readMetrics } from './run-dir.js';
 import { runTraining } from './run.js';
@@ -134,8 +134,28 @@ test('a run with finetune.logitAdjustment 1 trains exactly as with 0 and evaluat
       assert.deepEqual(trained, shifted); // same weights, same offsets, same arithmetic
     }));
     // The run's own test figures are those of the plain run's model with the adjustment applied afterwards.
-    const test = await evaluate(overridden.model, await openDataset({ kind: 'camvid', root, split: 'test' }), { workers: 0 });
+    const testSet = await openDataset({ kind: 'camvid', root, split: 'test' });
+    const test = await evaluate(overridden.model, testSet, { workers: 0 });
     assert.deepEqual(adjustedRun.test?.confusion, test.confusion);
+
+    // A checkpoint written before the counts were recorded: loadTrainedModel refuses a tau > 0, openTrainedModel
+    // counts them from the run's labelled images and gives the same model.
+    const oldDir = join(folder.path, 'old');
+    const source = readCheckpoint(plainDir, { name: 'finetune' });
+    saveCheckpoint(oldDir, 'finetune', { model: plain.model, step: source.meta.step, stage: 'finetune', loaderPosition: source.meta.loaderPosition,
+      config: source.meta.config, splitIds: source.meta.splitIds, metrics: { classes: source.meta.metrics.classes } });
+    source.dispose();
+    assert.throws(() => loadTrainedModel(oldDir, 'finetune', { logitAdjustment: 1 }), (error: unknown) => error instanceof CheckpointError && /count them/.test(error.message));
+    const unadjusted = loadTrainedModel(oldDir);
+    assert.equal(unadjusted.logitAdjustment, null);
+    unadjusted.model.dispose();
+    const counted = await openTrainedModel(oldDir, 'finetune', { logitAdjustment: 1 });
+    try {
+      assert.deepEqual(counted.logitAdjustment, { tau: 1, pixels: expected });
+      assert.deepEqual((await evaluate(counted.model, testSet, { workers: 0 })).confusion, test.confusion);
+    } finally {
+      counted.model.dispose();
+    }
   } finally {
     for (const trained of [plain, overridden, own]) trained.model.dispose();
   }
