@@ -47,12 +47,12 @@ test('train -> eval -> predict on a tiny dataset: run-dir layout, summary vs eva
   assert.ok(counted > 0 && counted <= 37 * 29 + 41 * 27);
 });
 
-test('--logit-adjustment: eval of a plain run with tau 1 counts what a run trained with finetune.logitAdjustment=1 tests; bad values exit 2', async () => {
+test('--logit-adjustment: eval of a plain run with tau 1 counts what a run trained with --logit-adjustment 1 tests; bad values exit 2', async () => {
   const ce = [...tiny, '--method', 'ce', '--json'];
   const plainDir = join(folder.path, 'la-plain');
   const adjustedDir = join(folder.path, 'la-adjusted');
   assert.equal((await cli('train', ...ce, '--out', plainDir)).code, 0);
-  const adjusted = await cli('train', ...ce, '--set', 'finetune.logitAdjustment=1', '--out', adjustedDir);
+  const adjusted = await cli('train', ...ce, '--logit-adjustment', '1', '--out', adjustedDir);
   assert.equal(adjusted.code, 0, adjusted.stderr);
   const report = JSON.parse(adjusted.stdout) as { runs: Record<string, { test: { confusion: number[][] } }> };
   const evaluated = await cli('eval', '--run', plainDir, '--logit-adjustment', '1', '--json');

@@ -98,6 +98,7 @@ function buildCommand(name: TrainOptions['command']): Command {
     .option('--pretrain-lr <lr>', 'stage 1 learning rate', number)
     .option('--finetune-lr <lr>', 'stage 2 learning rate', number)
     .option('--temperature <t>', 'contrastive temperature (default 0.07)', number)
+    .option('--logit-adjustment <tau>', 'evaluate and predict with logits minus tau * log(labelled class share); 1 = balanced, 0 = off (the default)', number)
     .option('--seed <n>', 'seed of everything: split, init, order, augmentation', number)
     .option('--threads <n>', 'libtorch threads (default: cores)', number)
     .option('--workers <n>', 'image decoding threads', number)
@@ -152,6 +153,7 @@ function flagsToConfig(flags: Flags): Record<string, unknown> {
   put('pretrain.steps', flags.pretrainSteps);
   put('finetune.steps', flags.finetuneSteps);
   put('pretrain.temperature', flags.temperature);
+  put('finetune.logitAdjustment', flags.logitAdjustment);
   put('seed', flags.seed);
   put('threads', flags.threads);
   put('eval.every', flags.evalEvery);
