@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CommanderError, type Command } from 'commander';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { MAX_LOGIT_ADJUSTMENT } from '../train/config.js';
 
 /** Output streams of a command (injectable for tests). */
 export interface CliIO {
@@ -66,7 +67,7 @@ export interface TrainedModelSource {
 
 function tau(value: string): number {
   const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new ConfigError(`--logit-adjustment: expected a number >= 0, got "${value}"`);
+  if (value.trim() === '' || !(parsed >= 0 && parsed <= MAX_LOGIT_ADJUSTMENT)) throw new ConfigError(`--logit-adjustment: expected a number in [0, ${MAX_LOGIT_ADJUSTMENT}], got "${value}"`);
   return parsed;
 }
 

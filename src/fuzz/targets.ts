@@ -19,7 +19,7 @@ import { resolveRunConfig, mergeConfig } from '../cli/run-config.js';
 import { parseRunConfig } from '../train/config.js';
 import { preset } from '../train/presets.js';
 import { saveCheckpoint } from '../train/checkpoint.js';
-import { loadTrainedModel } from '../train/load-model.js';
+import { openTrainedModel } from '../train/load-model.js';
 import { buildFinetuneModel } from '../train/finetune.js';
 import { encodeChecked, sha256Hex, type CheckpointMeta } from '../train/checkpoint-format.js';
 import { HUGE_DIMS, mutateBytes, mutateJpeg, mutatePng, mutateProtobuf, mutateSafetensors, pick, type Mutant } from './mutate.js';
@@ -206,7 +206,7 @@ function checkpointFiles(scratch: string): CheckpointFiles {
   try {
     saveCheckpoint(runDir, 'finetune', {
       model, step: 7, stage: 'finetune', loaderPosition: { epoch: 0, batch: 7 }, config, splitIds: ['a', 'b'],
-      metrics: { classes: { names: ['sky', 'road', 'car'], colours: [[0, 0, 255], [128, 128, 128], [255, 0, 0]] } },
+      metrics: { classes: { names: ['sky', 'road', 'car'], colours: [[0, 0, 255], [128, 128, 128], [255, 0, 0]] }, logitAdjustment: { tau: 0, pixels: [5, 3, 0] } },
     });
   } finally {
     model.dispose();
@@ -223,12 +223,16 @@ function checkpointFiles(scratch: string): CheckpointFiles {
 /** Meta fields and values for re-sealed edits (checksums recomputed, so the loader acts on the values). */
 function editMeta(meta: Record<string, unknown>, rng: Rng): string {
   const config = meta.config as Record<string, Record<string, unknown>>;
-  switch (rng.integer(0, 4)) {
+  switch (rng.integer(0, 5)) {
     case 0: meta.step = pick(rng, HUGE_DIMS); return 'checkpoint-step';
     case 1: (config.model as Record<string, unknown>).backbone = pick(rng, ['resnet50', 'mobilenetv2', 'vgg', 5]); return 'checkpoint-config-backbone';
     case 2: (meta.metrics as Record<string, unknown>).classes = pick(rng, [null, 5, { names: [], colours: [] },
       { names: ['a'], colours: [[1, 2, 3]] }, { names: Array(3).fill({}), colours: [1, 2, 3] }]); return 'checkpoint-classes';
     case 3: meta.stage = pick(rng, ['pretrain', 'train', null]); return 'checkpoint-stage';
+    case 4: (meta.metrics as Record<string, unknown>).logitAdjustment = pick(rng, [undefined, null, 'x', { tau: 1, pixels: [5, 3, 0] },
+      { tau: 2, pixels: [0, 0, 0] }, { tau: -1, pixels: [1, 1, 1] }, { tau: 1, pixels: [1, 2] }, { tau: 1e308, pixels: [1e300, 1, 1] }]);
+      (config.finetune ??= {}).logitAdjustment = pick(rng, [0, 1, 1e6]);
+      return 'checkpoint-logit-adjustment';
     default: (meta.model as Record<string, unknown>).fingerprint = sha256Hex(String(rng.next())); return 'checkpoint-fingerprint';
   }
 }
@@ -268,7 +272,7 @@ const checkpointTarget: FuzzTarget = {
   name: 'checkpoint',
   // A re-sealed checkpoint builds and restores a model (~10x a decode): one case in 13, not one in 5.
   weight: 1,
-  description: 'fine-tuned run checkpoints (pointer, JSON, safetensors) through loadTrainedModel, as eval/predict/export load them',
+  description: 'fine-tuned run checkpoints (pointer, JSON, safetensors) through openTrainedModel, as eval/predict/export load them',
   async prepare(dir, rng) {
     const { kind, files } = mutateCheckpoint(checkpointFiles(join(dir, '..')), rng);
     const directory = join(dir, 'run', 'checkpoints');
@@ -278,7 +282,7 @@ const checkpointTarget: FuzzTarget = {
     return { kind, bytes: files.get(pick(rng, [...files.keys()])) ?? new Uint8Array(0) };
   },
   async run(dir) {
-    loadTrainedModel(join(dir, 'run')).model.dispose();
+    (await openTrainedModel(join(dir, 'run'))).model.dispose();
   },
 };
 

@@ -77,6 +77,9 @@ export const pretrainSchema = z.object({
   ceWeight: z.number().min(0).default(0),
 }).strict();
 
+/** The largest logit-adjustment tau accepted anywhere (config, flags, checkpoints): beyond it the prior swamps every logit. */
+export const MAX_LOGIT_ADJUSTMENT = 10;
+
 /** Stage 2: softmax fine-tuning (and the cross-entropy baseline). */
 export const finetuneSchema = z.object({
   ...stageFields,
@@ -88,7 +91,7 @@ export const finetuneSchema = z.object({
    * tau * log(class share of the labelled pixels) from the logits; training is unchanged. 0 = off;
    * 1 = the balanced-error correction (Menon et al., ICLR 2021).
    */
-  logitAdjustment: z.number().min(0).max(10).default(0),
+  logitAdjustment: z.number().min(0).max(MAX_LOGIT_ADJUSTMENT).default(0),
 }).strict();
 
 const cropSchema = z.object({ height: positiveInt, width: positiveInt }).strict();

@@ -3,7 +3,7 @@ import type { Rgb } from '../augment/geometric.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { readCheckpoint, restoreCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
-import { parseRunConfig, type RunConfig } from './config.js';
+import { MAX_LOGIT_ADJUSTMENT, parseRunConfig, type RunConfig } from './config.js';
 import { buildFinetuneModel, type FinetuneModel } from './finetune.js';
 import { classPixels, logitOffsets, recordedLogitAdjustment, type LogitAdjustment } from './logit-adjustment.js';
 import { openRunData } from './build.js';
@@ -56,7 +56,7 @@ export function restoredModel<M extends Module>(checkpoint: LoadedCheckpoint, mo
 /** The tau a load applies: `override`, else the checkpoint's recorded one, else the run config's. */
 function chosenTau(config: RunConfig, recorded: LogitAdjustment | null, override: number | undefined): number {
   const tau = override ?? recorded?.tau ?? config.finetune.logitAdjustment;
-  if (!Number.isFinite(tau) || tau < 0) throw new ConfigError(`logit adjustment: tau must be a number >= 0, got ${tau}`);
+  if (!(tau >= 0 && tau <= MAX_LOGIT_ADJUSTMENT)) throw new ConfigError(`logit adjustment: tau must be a number in [0, ${MAX_LOGIT_ADJUSTMENT}], got ${tau}`);
   return tau;
 }
 
@@ -85,8 +85,14 @@ function trainedFrom(checkpoint: LoadedCheckpoint, options: LoadTrainedOptions, 
       '(it was written before contraseg recorded them); the eval, predict and export commands count them from the run\'s labelled images', checkpoint.file);
   }
   const adjustment = pixels === null ? null : { tau, pixels };
+  const offsets = adjustment === null || tau === 0 ? null : logitOffsets(adjustment); // finite: tau and the counts are bounded
   const model = restoredModel(checkpoint, buildFinetuneModel(config, names.length));
-  if (adjustment !== null && tau > 0) model.head.setLogitOffset(logitOffsets(adjustment));
+  try {
+    model.head.setLogitOffset(offsets);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
   return { model, config, classNames: names, colours, file: checkpoint.file, step: checkpoint.meta.step, logitAdjustment: adjustment };
 }
 

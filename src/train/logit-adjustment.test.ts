@@ -34,7 +34,7 @@ test('offsets are -tau log(share), a class without pixels counts one, and tau 0 
 test('a checkpoint record is read back, absent gives null, and a malformed one is a CheckpointError', () => {
   assert.deepEqual(recordedLogitAdjustment({ logitAdjustment: { tau: 1, pixels: [4, 0] } }, 2, 'f'), { tau: 1, pixels: [4, 0] });
   assert.equal(recordedLogitAdjustment({}, 2, 'f'), null);
-  for (const bad of [null, 'x', [], { tau: -1, pixels: [1, 1] }, { tau: 1, pixels: [1] }, { tau: 1, pixels: [1.5, 1] }, { pixels: [1, 1] }]) {
+  for (const bad of [null, 'x', [], { tau: -1, pixels: [1, 1] }, { tau: 11, pixels: [1, 1] }, { tau: 1, pixels: [1e300, 1] }, { tau: 1, pixels: [1] }, { tau: 1, pixels: [1.5, 1] }, { pixels: [1, 1] }]) {
     assert.throws(() => recordedLogitAdjustment({ logitAdjustment: bad }, 2, 'f'), CheckpointError);
   }
 });

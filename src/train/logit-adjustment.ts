@@ -6,6 +6,7 @@
  * unchanged; the classifier adds the offsets in eval mode only (Classifier.setLogitOffset).
  */
 import { CheckpointError } from '../errors.js';
+import { MAX_LOGIT_ADJUSTMENT } from './config.js';
 import { datasetStats } from '../data/stats.js';
 import type { SegmentationDataset } from '../data/types.js';
 
@@ -40,8 +41,8 @@ export function recordedLogitAdjustment(metrics: Record<string, unknown>, numCla
   const record = metrics.logitAdjustment;
   if (record === undefined) return null;
   const { tau, pixels } = (typeof record === 'object' && record !== null ? record : {}) as { tau?: unknown; pixels?: unknown };
-  const valid = typeof tau === 'number' && tau >= 0 && Array.isArray(pixels) && pixels.length === numClasses
-    && pixels.every((count) => Number.isInteger(count) && (count as number) >= 0);
-  if (!valid) throw new CheckpointError(`metrics.logitAdjustment must be { tau >= 0, pixels: ${numClasses} counts }, got ${JSON.stringify(record)}`, file);
+  const valid = typeof tau === 'number' && tau >= 0 && tau <= MAX_LOGIT_ADJUSTMENT && Array.isArray(pixels) && pixels.length === numClasses
+    && pixels.every((count) => Number.isSafeInteger(count) && (count as number) >= 0);
+  if (!valid) throw new CheckpointError(`metrics.logitAdjustment must be { tau in [0, ${MAX_LOGIT_ADJUSTMENT}], pixels: ${numClasses} counts }, got ${JSON.stringify(record)}`, file);
   return { tau, pixels: pixels as number[] };
 }
