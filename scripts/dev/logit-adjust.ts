@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { meanAndStd } from '../../src/report/aggregate.js';
+import { meanInterval95 } from '../../src/report/paired-stats.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { openRunData } from '../../src/train/build.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
@@ -33,7 +34,20 @@ if ((positionals.length === 0) === (values.from === undefined) || !(tau >= 0) ||
 
 interface Line { readonly method: string; readonly seed: number; readonly plain: { mIoU: number }; readonly adjusted: { mIoU: number } }
 
-/** Each method's mean over its runs and its difference with ce paired by seed, plain and adjusted. */
+/** The method's runs paired by seed with ce's: [seed, its line, ce's line]. */
+function pairs(lines: readonly Line[], method: string): [Line, Line][] {
+  return lines.filter((line) => line.method === method).sort((a, b) => a.seed - b.seed).flatMap((line) => {
+    const reference = lines.find((other) => other.method === 'ce' && other.seed === line.seed);
+    return reference === undefined ? [] : [[line, reference] as [Line, Line]];
+  });
+}
+
+const signed = (value: number): string => `${value >= 0 ? '+' : ''}${pct(value)}`;
+
+/**
+ * Each method's mean over its runs and its difference with ce paired by seed, plain and adjusted (mean, sd, standard
+ * error, 95% t-interval); then, per seed, how much more the adjustment gave the method than ce.
+ */
 function summarise(lines: readonly Line[]): void {
   const methods = [...new Set(lines.map((line) => line.method))];
   for (const kind of ['plain', 'adjusted'] as const) {
@@ -42,17 +56,22 @@ function summarise(lines: readonly Line[]): void {
       const own = lines.filter((line) => line.method === method).sort((a, b) => a.seed - b.seed);
       const stats = meanAndStd(own.map((line) => line[kind].mIoU));
       let text = `  ${method.padEnd(8)} ${own.map((line) => `s${line.seed} ${pct(line[kind].mIoU)}`).join(', ')}  mean ${pct(stats?.mean)}`;
-      const differences = method === 'ce' ? [] : own.flatMap((line) => {
-        const reference = lines.find((other) => other.method === 'ce' && other.seed === line.seed);
-        return reference === undefined ? [] : [line[kind].mIoU - reference[kind].mIoU];
-      });
+      const differences = method === 'ce' ? [] : pairs(lines, method).map(([line, reference]) => line[kind].mIoU - reference[kind].mIoU);
       const gain = meanAndStd(differences);
+      const interval = meanInterval95(differences);
       if (gain !== null) {
-        text += `; ${method} - ce paired over ${gain.n} seeds ${gain.mean >= 0 ? '+' : ''}${pct(gain.mean)} +- ${pct(gain.std)}`
-          + `, standard error ${gain.std === null ? '-' : pct(gain.std / Math.sqrt(gain.n))}`;
+        text += `; ${method} - ce paired over ${gain.n} seeds ${signed(gain.mean)} +- ${pct(gain.std)}`
+          + `, standard error ${gain.std === null ? '-' : pct(gain.std / Math.sqrt(gain.n))}`
+          + (interval === null ? '' : `, 95% interval [${signed(interval.low)}, ${signed(interval.high)}]`);
       }
       console.log(text);
     }
+  }
+  for (const method of methods.filter((name) => name !== 'ce')) {
+    const extra = pairs(lines, method).map(([line, reference]) =>
+      [line.seed, (line.adjusted.mIoU - line.plain.mIoU) - (reference.adjusted.mIoU - reference.plain.mIoU)] as const);
+    console.log(`adjustment's gain for ${method} minus its gain for ce, by seed: ${extra.map(([seed, value]) => `s${seed} ${signed(value)}`).join(', ')}`
+      + ` (positive on ${extra.filter(([, value]) => value > 0).length} of ${extra.length})`);
   }
 }
 

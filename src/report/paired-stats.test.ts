@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pairedClassGains, pitmanMorgan, withBaselineFrom } from './paired-stats.js';
+import { meanInterval95, pairedClassGains, pitmanMorgan, studentT975, withBaselineFrom } from './paired-stats.js';
 import type { EvaluationSummary, SweepCell } from './results.js';
 
 test('pitmanMorgan: a hand-worked case', () => {
@@ -100,4 +100,34 @@ test('withBaselineFrom: the baseline comes from the other sweep, the own baselin
   assert.ok(Math.abs(pairedClassGains(merged, 'ce, this run', 'ce', 20, 'val', 1)[0]!.gain!.mean - 0.1) < 1e-12);
   assert.ok(Math.abs(pairedClassGains(merged, 'within', 'ce', 20, 'val', 1)[0]!.gain!.mean - 0.3) < 1e-12);
   assert.deepEqual(primary.methods, ['ce', 'within'], 'the primary sweep is not modified');
+});
+
+/** Simpson's rule with `steps` (even) intervals. */
+function simpson(f: (x: number) => number, a: number, b: number, steps = 20_000): number {
+  const h = (b - a) / steps;
+  let sum = f(a) + f(b);
+  for (let i = 1; i < steps; i++) sum += (i % 2 === 1 ? 4 : 2) * f(a + i * h);
+  return (sum * h) / 3;
+}
+
+test('studentT975: every table value is the 97.5% point of t with df degrees of freedom (numerical integration of the density)', () => {
+  // With t = sqrt(df) tan(theta) the density is proportional to cos(theta)^(df - 1) on [0, pi/2), so
+  // P(T <= t) = 1/2 + (1/2) * (integral to atan(t / sqrt(df))) / (integral to pi/2). Rounding t to 3 decimals moves the
+  // probability by at most density(t) * 0.0005 < 5e-5 at these t; Simpson's error here is far below that.
+  for (let df = 1; df <= 30; df++) {
+    const t = studentT975(df);
+    const f = (theta: number): number => Math.cos(theta) ** (df - 1);
+    const probability = 0.5 + 0.5 * simpson(f, 0, Math.atan(t / Math.sqrt(df))) / simpson(f, 0, Math.PI / 2);
+    assert.ok(Math.abs(probability - 0.975) < 1e-4, `df ${df}: P(T <= ${t}) = ${probability}`);
+  }
+  assert.throws(() => studentT975(0), RangeError);
+  assert.throws(() => studentT975(31), RangeError);
+  assert.throws(() => studentT975(2.5), RangeError);
+});
+
+test('meanInterval95: by hand for 1, 2, 3, 6 (mean 3, sd sqrt(14/3), t(0.975, 3) = 3.182)', () => {
+  const interval = meanInterval95([1, 2, 3, 6]);
+  const half = 3.182 * Math.sqrt(14 / 3) / 2;
+  assert.ok(interval !== null && Math.abs(interval.mean - 3) < 1e-12 && Math.abs(interval.low - (3 - half)) < 1e-12 && Math.abs(interval.high - (3 + half)) < 1e-12);
+  assert.equal(meanInterval95([1]), null);
 });

@@ -66,6 +66,27 @@ export function pitmanMorgan(a: readonly number[], b: readonly number[]): Pitman
   return { r, t: (r * Math.sqrt(n - 2)) / Math.sqrt(1 - r * r), df: n - 2 };
 }
 
+/** Student's t two-sided 95% critical values t(0.975, df) for df = 1..30 (the standard table, 3 decimals). */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/** t(0.975, df), the half-width multiplier of a 95% interval for a mean of df + 1 values. @throws RangeError outside 1..30. */
+export function studentT975(df: number): number {
+  const value = T975[df - 1];
+  if (!Number.isInteger(df) || value === undefined) throw new RangeError(`studentT975: df must be an integer in 1..${T975.length}, got ${df}`);
+  return value;
+}
+
+/** The 95% t-interval of the mean of `values` (n >= 2, n <= 31): [mean - t s / sqrt(n), mean + t s / sqrt(n)]. Null for n < 2. */
+export function meanInterval95(values: readonly number[]): { mean: number; low: number; high: number } | null {
+  const n = values.length;
+  if (n < 2) return null;
+  const mean = values.reduce((sum, value) => sum + value, 0) / n;
+  const sd = Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (n - 1));
+  const half = studentT975(n - 1) * sd / Math.sqrt(n);
+  return { mean, low: mean - half, high: mean + half };
+}
+
 /** Pearson correlation; null when either sample is constant. */
 function correlation(x: readonly number[], y: readonly number[]): number | null {
   const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
