@@ -1,6 +1,6 @@
 /**
  * Per-seed figures of a sweep and each method's gain over ce paired by seed, from its results.json: the
- * mean difference, its sample std, its standard error (std / sqrt(n)) and the ratio of the two methods'
+ * mean difference, its sample std, its standard error (std / sqrt(n)), its 95% t-interval and the ratio of the two methods'
  * standard deviations across seeds. Val only unless --test is given, so that choices read from it are
  * made on val (docs/results/NOTES.md). With the gain, the Pitman-Morgan test of equal scatter across the seeds
  * (t on n - 2 degrees of freedom; compare with Student's two-sided critical value) and, with --classes, each
@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BASELINE_METHOD, cellsOf, gainsOverBaseline, meanAndStd, sortedBudgets } from '../../src/report/aggregate.js';
-import { pairedClassGains, pitmanMorgan, withBaselineFrom } from '../../src/report/paired-stats.js';
+import { pairedClassGains, pitmanMorgan, studentT975, withBaselineFrom } from '../../src/report/paired-stats.js';
 import { parseSweepResults } from '../../src/report/results-schema.js';
 import { percent as pct } from '../../src/report/summary.js';
 
@@ -42,8 +42,11 @@ for (const split of splits) {
       const { mean, std, n } = gain.gain!;
       const own = meanAndStd(cellsOf(results, gain.method, labelled).flatMap((cell) => (cell[split] === null ? [] : [cell[split].mIoU])));
       const ratio = own?.std && baseline?.std ? (baseline.std / own.std).toFixed(2) : '-';
-      console.log(`  ${gain.method} - ${BASELINE_METHOD}, paired over ${n} seeds: ${mean >= 0 ? '+' : ''}${pct(mean)} +- ${pct(std)}, `
-        + `standard error ${std === null ? '-' : pct(std / Math.sqrt(n))}; sd(${BASELINE_METHOD}) / sd(${gain.method}) = ${ratio}`);
+      const half = std === null || n < 2 || n > 31 ? null : studentT975(n - 1) * std / Math.sqrt(n);
+      const signed = (value: number): string => `${value >= 0 ? '+' : ''}${pct(value)}`;
+      console.log(`  ${gain.method} - ${BASELINE_METHOD}, paired over ${n} seeds: ${signed(mean)} +- ${pct(std)}, `
+        + `standard error ${std === null ? '-' : pct(std / Math.sqrt(n))}${half === null ? '' : `, 95% interval [${signed(mean - half)}, ${signed(mean + half)}]`}`
+        + `; sd(${BASELINE_METHOD}) / sd(${gain.method}) = ${ratio}`);
       const bySeed = (method: string): Map<number, number> => new Map(cellsOf(results, method, labelled).flatMap((cell) => (cell[split] === null ? [] : [[cell.seed, cell[split].mIoU] as const])));
       const ownBySeed = bySeed(gain.method);
       const baselineBySeed = bySeed(BASELINE_METHOD);
