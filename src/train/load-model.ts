@@ -60,8 +60,11 @@ function chosenTau(config: RunConfig, recorded: LogitAdjustment | null, override
   return tau;
 }
 
-/** What a fine-tuning checkpoint holds before the model is built (a stage-1 checkpoint is refused). */
-function describe(checkpoint: LoadedCheckpoint): { config: RunConfig; names: string[]; colours: Rgb[]; recorded: LogitAdjustment | null } {
+/** What a fine-tuning checkpoint holds before the model is built. */
+interface Described { readonly config: RunConfig; readonly names: string[]; readonly colours: Rgb[]; readonly recorded: LogitAdjustment | null }
+
+/** Reads what a fine-tuning checkpoint holds (a stage-1 checkpoint is refused). */
+function describe(checkpoint: LoadedCheckpoint): Described {
   const { meta, file } = checkpoint;
   if (meta.stage !== 'finetune') {
     throw new ConfigError(`${file} is a stage-1 (pretrain) checkpoint without a classifier; fine-tune it first: contraseg finetune --from <its run dir>`);
@@ -76,8 +79,8 @@ function describe(checkpoint: LoadedCheckpoint): { config: RunConfig; names: str
  * checkpoint does not record.
  * @throws CheckpointError when a tau > 0 is asked and no class counts are recorded or given.
  */
-function trainedFrom(checkpoint: LoadedCheckpoint, options: LoadTrainedOptions, counted: readonly number[] | null): TrainedModel {
-  const { config, names, colours, recorded } = describe(checkpoint);
+function trainedFrom(checkpoint: LoadedCheckpoint, described: Described, options: LoadTrainedOptions, counted: readonly number[] | null): TrainedModel {
+  const { config, names, colours, recorded } = described;
   const tau = chosenTau(config, recorded, options.logitAdjustment);
   const pixels = recorded?.pixels ?? counted;
   if (pixels === null && tau > 0) {
@@ -106,7 +109,7 @@ function trainedFrom(checkpoint: LoadedCheckpoint, options: LoadTrainedOptions, 
 export function loadTrainedModel(source: string, series: 'finetune' | 'best' = 'finetune', options: LoadTrainedOptions = {}): TrainedModel {
   const checkpoint = readCheckpoint(source, { name: series });
   try {
-    return trainedFrom(checkpoint, options, null);
+    return trainedFrom(checkpoint, describe(checkpoint), options, null);
   } finally {
     checkpoint.dispose();
   }
@@ -120,13 +123,14 @@ export function loadTrainedModel(source: string, series: 'finetune' | 'best' = '
 export async function openTrainedModel(source: string, series: 'finetune' | 'best' = 'finetune', options: LoadTrainedOptions = {}): Promise<TrainedModel> {
   const checkpoint = readCheckpoint(source, { name: series });
   try {
-    const { config, recorded } = describe(checkpoint);
+    const described = describe(checkpoint);
+    const { config, recorded } = described;
     let counted: number[] | null = null;
     if (recorded === null && chosenTau(config, null, options.logitAdjustment) > 0) {
       const data = await openRunData({ ...config, eval: { ...config.eval, test: false } }, checkpoint.meta.splitIds);
       counted = await classPixels(data.labelled);
     }
-    return trainedFrom(checkpoint, options, counted);
+    return trainedFrom(checkpoint, described, options, counted);
   } finally {
     checkpoint.dispose();
   }
