@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { meanAndStd } from '../../src/report/aggregate.js';
-import { meanInterval95 } from '../../src/report/paired-stats.js';
+import { interval95 } from '../../src/report/paired-stats.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { openRunData } from '../../src/train/build.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
@@ -22,7 +22,7 @@ import { parseRunConfig } from '../../src/train/config.js';
 import { buildFinetuneModel } from '../../src/train/finetune.js';
 import { restoredModel } from '../../src/train/load-model.js';
 import { classPixels, logitOffsets } from '../../src/train/logit-adjustment.js';
-import { percent as pct } from '../../src/report/summary.js';
+import { percent as pct, signedPercent as signed } from '../../src/report/summary.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { tau: { type: 'string', default: '1' }, split: { type: 'string', default: 'val' }, from: { type: 'string' } } });
 const tau = Number(values.tau);
@@ -42,8 +42,6 @@ function pairs(lines: readonly Line[], method: string): [Line, Line][] {
   });
 }
 
-const signed = (value: number): string => `${value >= 0 ? '+' : ''}${pct(value)}`;
-
 /**
  * Each method's mean over its runs and its difference with ce paired by seed, plain and adjusted (mean, sd, standard
  * error, 95% t-interval); then, per seed, how much more the adjustment gave the method than ce.
@@ -58,7 +56,7 @@ function summarise(lines: readonly Line[]): void {
       let text = `  ${method.padEnd(8)} ${own.map((line) => `s${line.seed} ${pct(line[kind].mIoU)}`).join(', ')}  mean ${pct(stats?.mean)}`;
       const differences = method === 'ce' ? [] : pairs(lines, method).map(([line, reference]) => line[kind].mIoU - reference[kind].mIoU);
       const gain = meanAndStd(differences);
-      const interval = meanInterval95(differences);
+      const interval = interval95(gain);
       if (gain !== null) {
         text += `; ${method} - ce paired over ${gain.n} seeds ${signed(gain.mean)} +- ${pct(gain.std)}`
           + `, standard error ${gain.std === null ? '-' : pct(gain.std / Math.sqrt(gain.n))}`

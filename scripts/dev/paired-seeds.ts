@@ -12,9 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BASELINE_METHOD, cellsOf, gainsOverBaseline, meanAndStd, sortedBudgets } from '../../src/report/aggregate.js';
-import { pairedClassGains, pitmanMorgan, studentT975, withBaselineFrom } from '../../src/report/paired-stats.js';
+import { interval95, pairedClassGains, pitmanMorgan, withBaselineFrom } from '../../src/report/paired-stats.js';
 import { parseSweepResults } from '../../src/report/results-schema.js';
-import { percent as pct } from '../../src/report/summary.js';
+import { percent as pct, signedPercent as signed } from '../../src/report/summary.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { test: { type: 'boolean', default: false }, classes: { type: 'boolean', default: false }, 'baseline-from': { type: 'string' } } });
 if (positionals.length !== 1) {
@@ -42,10 +42,9 @@ for (const split of splits) {
       const { mean, std, n } = gain.gain!;
       const own = meanAndStd(cellsOf(results, gain.method, labelled).flatMap((cell) => (cell[split] === null ? [] : [cell[split].mIoU])));
       const ratio = own?.std && baseline?.std ? (baseline.std / own.std).toFixed(2) : '-';
-      const half = std === null || n < 2 || n > 31 ? null : studentT975(n - 1) * std / Math.sqrt(n);
-      const signed = (value: number): string => `${value >= 0 ? '+' : ''}${pct(value)}`;
+      const interval = interval95(gain.gain);
       console.log(`  ${gain.method} - ${BASELINE_METHOD}, paired over ${n} seeds: ${signed(mean)} +- ${pct(std)}, `
-        + `standard error ${std === null ? '-' : pct(std / Math.sqrt(n))}${half === null ? '' : `, 95% interval [${signed(mean - half)}, ${signed(mean + half)}]`}`
+        + `standard error ${std === null ? '-' : pct(std / Math.sqrt(n))}${interval === null ? '' : `, 95% interval [${signed(interval.low)}, ${signed(interval.high)}]`}`
         + `; sd(${BASELINE_METHOD}) / sd(${gain.method}) = ${ratio}`);
       const bySeed = (method: string): Map<number, number> => new Map(cellsOf(results, method, labelled).flatMap((cell) => (cell[split] === null ? [] : [[cell.seed, cell[split].mIoU] as const])));
       const ownBySeed = bySeed(gain.method);
@@ -57,7 +56,7 @@ for (const split of splits) {
         const name = (results.dataset.classNames[entry.classId] ?? String(entry.classId)).padEnd(12);
         if (entry.gain === null) { console.log(`    ${name} no seed has it`); continue; }
         const sd = entry.gain.std === null ? '-' : pct(entry.gain.std);
-        console.log(`    ${name} ${entry.gain.mean >= 0 ? '+' : ''}${pct(entry.gain.mean)} +- ${sd}, ahead on ${entry.ahead} of ${entry.gain.n} seeds`);
+        console.log(`    ${name} ${signed(entry.gain.mean)} +- ${sd}, ahead on ${entry.ahead} of ${entry.gain.n} seeds`);
       }
     }
   }

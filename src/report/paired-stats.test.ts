@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { meanInterval95, pairedClassGains, pitmanMorgan, studentT975, withBaselineFrom } from './paired-stats.js';
+import { meanAndStd } from './aggregate.js';
+import { interval95, pairedClassGains, pitmanMorgan, studentT975, withBaselineFrom } from './paired-stats.js';
 import type { EvaluationSummary, SweepCell } from './results.js';
 
 test('pitmanMorgan: a hand-worked case', () => {
@@ -125,9 +126,10 @@ test('studentT975: every table value is the 97.5% point of t with df degrees of 
   assert.throws(() => studentT975(2.5), RangeError);
 });
 
-test('meanInterval95: by hand for 1, 2, 3, 6 (mean 3, sd sqrt(14/3), t(0.975, 3) = 3.182)', () => {
-  const interval = meanInterval95([1, 2, 3, 6]);
+test('interval95: by hand for 1, 2, 3, 6 (mean 3, sd sqrt(14/3), t(0.975, 3) = 3.182)', () => {
+  const interval = interval95(meanAndStd([1, 2, 3, 6]));
   const half = 3.182 * Math.sqrt(14 / 3) / 2;
   assert.ok(interval !== null && Math.abs(interval.mean - 3) < 1e-12 && Math.abs(interval.low - (3 - half)) < 1e-12 && Math.abs(interval.high - (3 + half)) < 1e-12);
-  assert.equal(meanInterval95([1]), null);
+  assert.equal(interval95(meanAndStd([1])), null);
+  assert.equal(interval95(meanAndStd(Array.from({ length: 32 }, (_, i) => i))), null); // beyond the t table
 });

@@ -77,14 +77,14 @@ export function studentT975(df: number): number {
   return value;
 }
 
-/** The 95% t-interval of the mean of `values` (n >= 2, n <= 31): [mean - t s / sqrt(n), mean + t s / sqrt(n)]. Null for n < 2. */
-export function meanInterval95(values: readonly number[]): { mean: number; low: number; high: number } | null {
-  const n = values.length;
-  if (n < 2) return null;
-  const mean = values.reduce((sum, value) => sum + value, 0) / n;
-  const sd = Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (n - 1));
-  const half = studentT975(n - 1) * sd / Math.sqrt(n);
-  return { mean, low: mean - half, high: mean + half };
+/**
+ * The 95% t-interval of a mean from meanAndStd's figures: mean -+ t(0.975, n - 1) std / sqrt(n). Null without a std
+ * (n < 2) or beyond the t table (n > 31).
+ */
+export function interval95(stats: MeanStd | null): { mean: number; low: number; high: number } | null {
+  if (stats === null || stats.std === null || stats.n > T975.length + 1) return null;
+  const half = studentT975(stats.n - 1) * stats.std / Math.sqrt(stats.n);
+  return { mean: stats.mean, low: stats.mean - half, high: stats.mean + half };
 }
 
 /** Pearson correlation; null when either sample is constant. */

@@ -60,6 +60,11 @@ export function percent(fraction: number | null | undefined): string {
   return fraction === null || fraction === undefined || !Number.isFinite(fraction) ? MISSING : (fraction * 100).toFixed(1);
 }
 
+/** percent() with a sign: "+1.2", "-0.4" (a difference of fractions). */
+export function signedPercent(fraction: number): string {
+  return `${fraction >= 0 ? '+' : ''}${percent(fraction)}`;
+}
+
 /** "12.3s", "4m 05s" or "1h 02m 03s". */
 function duration(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return MISSING;
