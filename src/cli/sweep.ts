@@ -23,7 +23,8 @@ Examples:
   contraseg sweep --preset camvid-sweep --out docs/results          # the CamVid study (resumable: rerun to continue)
   contraseg sweep --preset camvid-sweep --budgets 20 --methods ce,within --seeds 1 --out /tmp/probe
   contraseg sweep --preset camvid-sweep --set base.pretrain.steps=400 --jobs 2 --out runs/longer
-Cells live in --work (default runs/sweep); a finished cell is skipped, a killed one resumes from its checkpoint.
+Cells live in --work (default runs/sweep) and train seed by seed, every method of a seed before the next; a finished
+cell is skipped, a killed one resumes from its checkpoint.
 A cell recorded with other settings than the config asks (not counting threads, logging, checkpointing) stops the
 sweep before it trains anything: use another --work directory for changed settings.`;
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSweepConfig, sweepPreset } from './sweep-config.js';
 import { planCell } from './sweep.js';
+import { budgetCells } from './sweep-run.js';
 
 test('planCell: a within, cross or batch cell pretrains with that loss, and all take the ce total', () => {
   const sweep = parseSweepConfig({ ...sweepPreset('camvid-sweep'), methods: ['ce', 'within', 'cross', 'batch'] });
@@ -15,4 +16,10 @@ test('planCell: a within, cross or batch cell pretrains with that loss, and all 
   const ce = planCell(sweep, '/tmp/sweep', 'ce', 20, 1, 800);
   assert.equal(ce.config.pretrain.steps, 0);
   assert.equal(ce.config.finetune.steps, 800);
+});
+
+test('budgetCells: seed by seed, every method of a seed first, so that a stopped sweep leaves whole seeds', () => {
+  const sweep = parseSweepConfig({ ...sweepPreset('camvid-sweep'), methods: ['ce', 'within', 'cross'], seeds: 2 });
+  assert.deepEqual(budgetCells(sweep, '/tmp/sweep', 20, 800).map((cell) => cell.id),
+    ['ce-K20-s0-T800', 'within-K20-s0-T800', 'cross-K20-s0-T800', 'ce-K20-s1-T800', 'within-K20-s1-T800', 'cross-K20-s1-T800']);
 });

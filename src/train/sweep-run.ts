@@ -34,13 +34,20 @@ function ceGridOf(sweep: SweepConfig): readonly number[] {
   return sweep.methods.includes('ce') ? sweep.ceStepsGrid : [];
 }
 
+/**
+ * The cells of one budget in training order: seed by seed, every method of a seed before the next seed, so that a
+ * sweep stopped half way (the study spans sittings) leaves whole seeds, which the report's gains over ce pair.
+ */
+export function budgetCells(sweep: SweepConfig, out: string, labelled: number | 'all', ceSteps?: number): CellPlan[] {
+  return seedsFor(sweep, labelled).flatMap((seed) => sweep.methods.map((method) => planCell(sweep, out, method, labelled, seed, ceSteps)));
+}
+
 /** Every cell of the sweep in training order, training as it goes (the ce choice needs its grid's val results). */
 export async function trainSweep(job: SweepJob): Promise<{ cells: CellPlan[]; ceChoice: Record<string, number> }> {
   const { sweep, out } = job;
   const chosen: CellPlan[] = [];
   const ceChoice: Record<string, number> = {};
   for (const labelled of sweep.budgets) {
-    const seeds = seedsFor(sweep, labelled);
     let ceSteps: number | undefined;
     const ceGrid = ceGridOf(sweep);
     if (ceGrid.length === 1) {
@@ -55,7 +62,7 @@ export async function trainSweep(job: SweepJob): Promise<{ cells: CellPlan[]; ce
       ceChoice[String(labelled)] = ceSteps;
       job.log(`K=${labelled}: ce total steps ${ceSteps} chosen on val from [${sweep.ceStepsGrid.join(', ')}]`);
     }
-    const cells = sweep.methods.flatMap((method) => seeds.map((seed) => planCell(sweep, out, method, labelled, seed, ceSteps)));
+    const cells = budgetCells(sweep, out, labelled, ceSteps);
     await trainCells(cells, job.jobs, job.log, job.signal);
     chosen.push(...cells);
     await job.afterBudget?.(chosen, ceChoice);
