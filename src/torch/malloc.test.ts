@@ -57,17 +57,27 @@ describe('mallocStats', { skip: isGlibc ? false : 'glibc only' }, () => {
     zeros([MIB]).dispose(); // first use: libtorch's and the addon's one-time allocations
     for (const [elements, mapped] of [[MIB, false], [10 * MIB, true]] as const) {
       const bytes = 4 * elements; // float32
-      const before = stats();
-      const tensor = zeros([elements]);
-      const during = stats();
-      tensor.dispose();
-      const after = stats();
-      // A float32 tensor's storage is one malloc block of its bytes (plus alignment: < 1 page) and the
-      // tensor's own small structs; nothing else allocates between the readings.
-      assert.ok(during.inUse - before.inUse >= bytes && during.inUse - before.inUse < bytes + 64 * 1024,
-        `${bytes} bytes allocated: in use went ${before.inUse} -> ${during.inUse}`);
-      assert.ok(Math.abs(after.inUse - before.inUse) < 64 * 1024, `disposed: in use went ${before.inUse} -> ${after.inUse}`);
-      assert.equal(during.mapped - before.mapped >= bytes, mapped, `mapped bytes went ${before.mapped} -> ${during.mapped}`);
+      // A float32 tensor's storage is one malloc block of its bytes (plus alignment: < 1 page) and the tensor's own
+      // small structs. The counters are the whole process's, though: a V8 or libuv thread may allocate or free in the
+      // same arena between two readings (seen once in CI under load: +1.8 MB). Such noise cannot make a wrong count
+      // look right on every try, so the accounting must hold exactly on one of up to 5 tries.
+      const tries: string[] = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const before = stats();
+        const tensor = zeros([elements]);
+        const during = stats();
+        tensor.dispose();
+        const after = stats();
+        const grew = during.inUse - before.inUse;
+        const problems = [
+          grew >= bytes && grew < bytes + 64 * 1024 ? null : `in use went ${before.inUse} -> ${during.inUse}`,
+          Math.abs(after.inUse - before.inUse) < 64 * 1024 ? null : `disposed: in use went ${before.inUse} -> ${after.inUse}`,
+          (during.mapped - before.mapped >= bytes) === mapped ? null : `mapped bytes went ${before.mapped} -> ${during.mapped}`,
+        ].filter((problem) => problem !== null);
+        if (problems.length === 0) break;
+        tries.push(problems.join('; '));
+      }
+      assert.ok(tries.length < 5, `${bytes} bytes allocated, ${mapped ? '' : 'not '}mmapped: every try was off: ${tries.join(' | ')}`);
     }
   });
 });
