@@ -1,12 +1,13 @@
 /**
- * Trains the named cells of a sweep, in the order given, exactly as `contraseg sweep` plans them (planCell) and runs
+ * Trains the named cells of a sweep, in the order given, exactly as `contraseg sweep` plans them (budgetCells) and runs
  * them (trainCells: --jobs children, a finished cell skipped, a killed one resumed). For spreading one study's cells
  * over sittings or machines whose --work directories do not carry over: `contraseg sweep` itself always trains every
  * cell of its plan, seed 0 first. Only for sweeps whose ce grid has at most one value (nothing to choose on val).
  * Used for the K = 20 confirmation cells of docs/results/NOTES.md (session 13).
  *   node --import tsx scripts/dev/train-cells.ts --cells ce-K20-s4-T3200,within-K20-s4-T3200 <contraseg sweep options>
  */
-import { planCell, seedsFor, trainCells, type CellPlan } from '../../src/train/sweep.js';
+import { trainCells } from '../../src/train/sweep.js';
+import { budgetCells, ceGridOf } from '../../src/train/sweep-run.js';
 import { parseSweepArgs } from '../../src/cli/sweep.js';
 
 const argv = process.argv.slice(2);
@@ -16,19 +17,15 @@ if (at < 0 || argv[at + 1] === undefined) {
   process.exit(2);
 }
 const ids = (argv[at + 1] as string).split(',').filter((id) => id !== '');
-const options = parseSweepArgs([...argv.slice(0, at), ...argv.slice(at + 2)]);
-if (options.sweep.ceStepsGrid.length > 1) throw new Error('this sweep chooses the ce steps on val from a grid: run contraseg sweep');
-
-const cells: CellPlan[] = ids.map((id) => {
-  const match = /^(\w+)-K(\d+|all)-s(\d+)-T(\d+)$/.exec(id);
-  if (match === null) throw new Error(`not a cell id: ${id} (method-K<k>-s<seed>-T<steps>)`);
-  const [, method, k, seed, total] = match as unknown as [string, CellPlan['method'], string, string, string];
-  const labelled = k === 'all' ? 'all' : Number(k);
-  const planned = options.sweep.methods.includes(method) && options.sweep.budgets.includes(labelled) && seedsFor(options.sweep, labelled).includes(Number(seed));
-  if (!planned) throw new Error(`${id}: not a cell of this sweep`);
-  const cell = planCell(options.sweep, options.work, method, labelled, Number(seed), Number(total));
-  if (cell.id !== id) throw new Error(`${id}: this sweep plans it as ${cell.id}`);
+const { sweep, work, jobs } = parseSweepArgs([...argv.slice(0, at), ...argv.slice(at + 2)]);
+const grid = ceGridOf(sweep);
+if (grid.length > 1) throw new Error('this sweep chooses the ce steps on val from a grid: run contraseg sweep');
+// The sweep's own plan, in which each named cell is looked up.
+const planned = sweep.budgets.flatMap((labelled) => budgetCells(sweep, work, labelled, grid[0]));
+const cells = ids.map((id) => {
+  const cell = planned.find((candidate) => candidate.id === id);
+  if (cell === undefined) throw new Error(`${id}: not a cell of this sweep (its cells: ${planned.map((c) => c.id).join(', ')})`);
   return cell;
 });
 const stamp = (): string => new Date().toISOString().slice(11, 19);
-await trainCells(cells, options.jobs, (text) => console.error(`${stamp()} ${text}`));
+await trainCells(cells, jobs, (text) => console.error(`${stamp()} ${text}`));

@@ -30,7 +30,7 @@ function chooseCeSteps(grid: readonly CellPlan[]): CellPlan {
 }
 
 /** The ce step counts trainSweep chooses from: the sweep's grid, or none when ce is not among its methods. */
-function ceGridOf(sweep: SweepConfig): readonly number[] {
+export function ceGridOf(sweep: SweepConfig): readonly number[] {
   return sweep.methods.includes('ce') ? sweep.ceStepsGrid : [];
 }
 
