@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { meanAndStd } from '../../src/report/aggregate.js';
-import { interval95 } from '../../src/report/paired-stats.js';
+import { describeGain } from '../../src/report/paired-stats.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { openRunData } from '../../src/train/build.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
@@ -56,12 +56,7 @@ function summarise(lines: readonly Line[]): void {
       let text = `  ${method.padEnd(8)} ${own.map((line) => `s${line.seed} ${pct(line[kind].mIoU)}`).join(', ')}  mean ${pct(stats?.mean)}`;
       const differences = method === 'ce' ? [] : pairs(lines, method).map(([line, reference]) => line[kind].mIoU - reference[kind].mIoU);
       const gain = meanAndStd(differences);
-      const interval = interval95(gain);
-      if (gain !== null) {
-        text += `; ${method} - ce paired over ${gain.n} seeds ${signed(gain.mean)} +- ${pct(gain.std)}`
-          + `, standard error ${gain.std === null ? '-' : pct(gain.std / Math.sqrt(gain.n))}`
-          + (interval === null ? '' : `, 95% interval [${signed(interval.low)}, ${signed(interval.high)}]`);
-      }
+      if (gain !== null) text += `; ${method} - ce paired over ${gain.n} seeds ${describeGain(gain)}`;
       console.log(text);
     }
   }

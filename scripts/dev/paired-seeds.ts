@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BASELINE_METHOD, cellsOf, gainsOverBaseline, meanAndStd, sortedBudgets } from '../../src/report/aggregate.js';
-import { interval95, pairedClassGains, pitmanMorgan, withBaselineFrom } from '../../src/report/paired-stats.js';
+import { describeGain, pairedClassGains, pitmanMorgan, withBaselineFrom } from '../../src/report/paired-stats.js';
 import { parseSweepResults } from '../../src/report/results-schema.js';
 import { percent as pct, signedPercent as signed } from '../../src/report/summary.js';
 
@@ -39,12 +39,10 @@ for (const split of splits) {
     }
     const baseline = meanAndStd(cellsOf(results, BASELINE_METHOD, labelled).flatMap((cell) => (cell[split] === null ? [] : [cell[split].mIoU])));
     for (const gain of gainsOverBaseline(results, BASELINE_METHOD, split).filter((entry) => entry.labelled === labelled && entry.gain !== null)) {
-      const { mean, std, n } = gain.gain!;
+      const { n } = gain.gain!;
       const own = meanAndStd(cellsOf(results, gain.method, labelled).flatMap((cell) => (cell[split] === null ? [] : [cell[split].mIoU])));
       const ratio = own?.std && baseline?.std ? (baseline.std / own.std).toFixed(2) : '-';
-      const interval = interval95(gain.gain);
-      console.log(`  ${gain.method} - ${BASELINE_METHOD}, paired over ${n} seeds: ${signed(mean)} +- ${pct(std)}, `
-        + `standard error ${std === null ? '-' : pct(std / Math.sqrt(n))}${interval === null ? '' : `, 95% interval [${signed(interval.low)}, ${signed(interval.high)}]`}`
+      console.log(`  ${gain.method} - ${BASELINE_METHOD}, paired over ${n} seeds: ${describeGain(gain.gain!)}`
         + `; sd(${BASELINE_METHOD}) / sd(${gain.method}) = ${ratio}`);
       const bySeed = (method: string): Map<number, number> => new Map(cellsOf(results, method, labelled).flatMap((cell) => (cell[split] === null ? [] : [[cell.seed, cell[split].mIoU] as const])));
       const ownBySeed = bySeed(gain.method);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { meanAndStd } from './aggregate.js';
-import { interval95, pairedClassGains, pitmanMorgan, studentT975, withBaselineFrom } from './paired-stats.js';
+import { describeGain, interval95, pairedClassGains, pitmanMorgan, studentT975, withBaselineFrom } from './paired-stats.js';
 import type { EvaluationSummary, SweepCell } from './results.js';
 
 test('pitmanMorgan: a hand-worked case', () => {
@@ -132,4 +132,10 @@ test('interval95: by hand for 1, 2, 3, 6 (mean 3, sd sqrt(14/3), t(0.975, 3) = 3
   assert.ok(interval !== null && Math.abs(interval.mean - 3) < 1e-12 && Math.abs(interval.low - (3 - half)) < 1e-12 && Math.abs(interval.high - (3 + half)) < 1e-12);
   assert.equal(interval95(meanAndStd([1])), null);
   assert.equal(interval95(meanAndStd(Array.from({ length: 32 }, (_, i) => i))), null); // beyond the t table
+});
+
+test('describeGain: by hand for differences 0.01, 0.02, 0.03, 0.06 (points 1, 2, 3, 6; as in interval95 above)', () => {
+  // mean 3, sd sqrt(14/3) = 2.160, standard error 1.080, half-width 3.182 * 1.080 = 3.437: interval [-0.4, +6.4].
+  assert.equal(describeGain(meanAndStd([0.01, 0.02, 0.03, 0.06])!), '+3.0 +- 2.2, standard error 1.1, 95% interval [-0.4, +6.4]');
+  assert.equal(describeGain(meanAndStd([-0.012])!), '-1.2 +- -, standard error -');
 });

@@ -5,6 +5,7 @@
  */
 import { cellsOf, meanAndStd, type MeanStd } from './aggregate.js';
 import type { SweepResults } from './results.js';
+import { percent, signedPercent } from './summary.js';
 
 /** One class's IoU gain of a method over the baseline, paired by seed. */
 export interface ClassGain {
@@ -85,6 +86,17 @@ export function interval95(stats: MeanStd | null): { mean: number; low: number; 
   if (stats === null || stats.std === null || stats.n > T975.length + 1) return null;
   const half = studentT975(stats.n - 1) * stats.std / Math.sqrt(stats.n);
   return { mean: stats.mean, low: stats.mean - half, high: stats.mean + half };
+}
+
+/**
+ * A paired difference in points, as the study scripts print it: "+1.2 +- 2.5, standard error 1.0, 95% interval
+ * [-1.4, +3.8]" (mean, sd, sd / sqrt(n), interval95). Without a std the sd and standard error read "-" and the interval
+ * is left out, as it is beyond the t table.
+ */
+export function describeGain(gain: MeanStd): string {
+  const interval = interval95(gain);
+  return `${signedPercent(gain.mean)} +- ${percent(gain.std)}, standard error ${gain.std === null ? '-' : percent(gain.std / Math.sqrt(gain.n))}`
+    + (interval === null ? '' : `, 95% interval [${signedPercent(interval.low)}, ${signedPercent(interval.high)}]`);
 }
 
 /** Pearson correlation; null when either sample is constant. */
