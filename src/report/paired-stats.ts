@@ -90,8 +90,8 @@ export function interval95(stats: MeanStd | null): { mean: number; low: number; 
 
 /**
  * A paired difference in points, as the study scripts print it: "+1.2 +- 2.5, standard error 1.0, 95% interval
- * [-1.4, +3.8]" (mean, sd, sd / sqrt(n), interval95). Without a std the sd and standard error read "-" and the interval
- * is left out, as it is beyond the t table.
+ * [-1.4, +3.8]" (mean, sd, sd / sqrt(n), interval95). Without a std (n = 1) the sd and standard error read "-"; the
+ * interval is left out wherever interval95 gives none (no std, or n beyond the t table).
  */
 export function describeGain(gain: MeanStd): string {
   const interval = interval95(gain);
